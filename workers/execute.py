@@ -1,0 +1,158 @@
+"""What one test does, free of Celery: load the frozen test and block, resolve inputs, call the
+block (one sub-call at a time), assemble, assert, and shape the outcome for ``workers.state``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.canonical import fingerprint
+from models.db import session_scope
+from models.tables import File, Result, Run, TestRevision, WorkflowVersion
+from workers.blocks.base import BlockError, BlockOutput, BlockSpec, CallContext, Document
+from workers.state import Outcome
+
+CONSENSUS_TYPES = frozenset({"extract", "classifier", "split"})
+
+
+@dataclass(frozen=True)
+class TestContext:
+    __test__ = False
+
+    run_id: str
+    test_id: str
+    block: BlockSpec
+    inputs: dict[str, Any]
+    handle_inputs: dict[str, Any]
+    assertion: dict[str, Any]
+    n_consensus: int
+    version_id: str
+    version_content: dict[str, Any]
+
+    def call_context(self, call_index: int) -> CallContext:
+        return CallContext(block=self.block, inputs=self.inputs, call_index=call_index,
+                           n_consensus=self.n_consensus, seed=f"{self.run_id}:{self.test_id}")
+
+    def fingerprints(self) -> dict[str, str]:
+        inputs_fp = fingerprint(self.handle_inputs)
+        config_fp = fingerprint({"type": self.block.type, "config": self.block.config})
+        return {
+            "handle_inputs_fingerprint": inputs_fp,
+            "block_config_fingerprint": config_fp,
+            "workflow_draft_fingerprint": fingerprint(self.version_content),
+            "execution_fingerprint": fingerprint({"inputs": inputs_fp, "config": config_fp,
+                                                  "n_consensus": self.n_consensus}),
+        }
+
+
+def effective_n_consensus(block_type: str, config: dict[str, Any], run_override: int | None) -> int:
+    """The run's override, else the block's config, else 1; only consensus block types use it."""
+    if block_type not in CONSENSUS_TYPES:
+        return 1
+    if run_override:
+        return run_override
+    configured = config.get("n_consensus")
+    if isinstance(configured, int) and not isinstance(configured, bool) and configured >= 1:
+        return configured
+    return 1
+
+
+def _file_ids_of(handle_value: Any) -> str | None:
+    if not isinstance(handle_value, dict) or handle_value.get("type") != "file":
+        return None
+    if isinstance(handle_value.get("file_id"), str):
+        return handle_value["file_id"]
+    document = handle_value.get("document")
+    if isinstance(document, dict):
+        return document.get("id") or document.get("original_id")
+    return None
+
+
+def resolve_inputs(session: Session, organization_id: str, handle_inputs: dict[str, Any]) -> dict[str, Any]:
+    """JSON handles → their ``data``; file handles (``file_id`` or ``document`` forms) → Document."""
+    from workers.blocks.documents import load_document
+
+    resolved: dict[str, Any] = {}
+    for handle_id, value in (handle_inputs or {}).items():
+        file_id = _file_ids_of(value)
+        if file_id is not None:
+            row = session.scalars(
+                select(File).where(File.id == file_id, File.organization_id == organization_id)
+            ).first()
+            if row is None or row.data is None:
+                raise BlockError(f"input {handle_id!r}: file {file_id!r} not found or never uploaded")
+            resolved[handle_id] = load_document(row.id, row.filename, row.mime_type, row.data)
+        elif isinstance(value, dict) and value.get("type") == "json":
+            resolved[handle_id] = value.get("data")
+        elif isinstance(value, dict) and value.get("type") == "text":
+            resolved[handle_id] = value.get("text")
+        else:
+            resolved[handle_id] = value
+    return resolved
+
+
+class ContextError(Exception):
+    """The frozen test or block cannot be loaded: the test ends ``error`` with this message."""
+
+
+def load_test_context(run_id: str, test_id: str) -> TestContext:
+    with session_scope() as session:
+        row = session.execute(
+            select(Run, Result, TestRevision)
+            .join(Result, Result.run_id == Run.id)
+            .join(TestRevision, (TestRevision.id == Result.test_id) & (TestRevision.created_seq == Result.test_seq))
+            .where(Run.id == run_id, Result.test_id == test_id)
+        ).first()
+        if row is None:
+            raise ContextError(f"test {test_id} of run {run_id} not found")
+        run, result, revision = row
+        version = session.get(WorkflowVersion, (run.workflow_id, run.version_id))
+        if version is None:
+            raise ContextError(f"workflow version {run.version_id} not found")
+        block_json = next((b for b in version.content.get("blocks", []) if b["id"] == result.target_block_id), None)
+        if block_json is None:
+            raise ContextError(f"block {result.target_block_id!r} is not in workflow version {run.version_id}")
+        block = BlockSpec(id=block_json["id"], type=block_json["type"], label=block_json.get("label") or "",
+                          config=block_json.get("config") or {})
+        handle_inputs = (revision.source or {}).get("handle_inputs") or {}
+        try:
+            inputs = resolve_inputs(session, run.organization_id, handle_inputs)
+        except BlockError as exc:
+            raise ContextError(str(exc)) from exc
+        return TestContext(
+            run_id=run_id, test_id=test_id, block=block, inputs=inputs, handle_inputs=handle_inputs,
+            assertion=revision.assertion, n_consensus=effective_n_consensus(block.type, block.config, run.n_consensus),
+            version_id=run.version_id, version_content=version.content,
+        )
+
+
+def _judge():
+    """The provider as the assertion engine's judge (it may raise ProviderUnavailable)."""
+    from workers.blocks.providers import get_provider
+
+    return get_provider()
+
+
+def assert_outputs(ctx: TestContext, output: BlockOutput) -> Outcome:
+    """Evaluate the test's one assertion on the block's outputs. A failed assertion is data."""
+    from workers.assertions import evaluate_assertion, verdict_summary
+
+    evaluated_on = dict(output.outputs)
+    result = evaluate_assertion(ctx.assertion, evaluated_on, judge=_judge())
+    base = dict(outputs=output.outputs, routing_decision=output.routing_decision, warnings=list(output.warnings),
+                assertion_result=result, consensus=output.consensus, n_consensus=ctx.n_consensus,
+                fingerprints=ctx.fingerprints())
+    if result["status"] == "error":
+        failure = result.get("failure") or {}
+        return Outcome(status="error", error_message=f"assertion could not be evaluated: {failure.get('message', 'judge error')}",
+                       verdict_summary=verdict_summary(result), **base)
+    return Outcome(status="completed", verdict=result["status"], verdict_summary=verdict_summary(result), **base)
+
+
+def error_outcome(ctx: TestContext | None, message: str, warnings: list[str] | None = None) -> Outcome:
+    return Outcome(status="error", error_message=message, warnings=warnings or [],
+                   n_consensus=ctx.n_consensus if ctx else None,
+                   fingerprints=ctx.fingerprints() if ctx else None)

@@ -1,0 +1,251 @@
+"""The Celery tasks. Thin: each loads ids from its JSON payload, calls ``workers.state`` (guarded
+transitions) and ``workers.execute`` (the work), and returns a tiny status for the chord.
+
+Canvas (SPEC §3)::
+
+    fan_out_run ─► chord([run_test(run, test) …], finalize_run(run))           (errback: finalize_run_on_error)
+    run_test    ─► n == 1: call + assert inline
+                   n  > 1: replace itself with chord([block_call(…, i) …], reconcile_and_assert(…))
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+from datetime import datetime, timezone
+from typing import Any
+
+from celery import chord
+from celery.exceptions import Retry, SoftTimeLimitExceeded
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy import select
+
+from models.db import session_scope
+from models.settings import get_settings
+from models.tables import SubCall
+from workers import state
+from workers.app import app
+from workers.blocks.base import BlockError, TransientBlockError
+from workers.blocks.providers.base import ProviderError
+from workers.execute import ContextError, assert_outputs, error_outcome, load_test_context
+from workers.observability import log_event, observe_block_call
+from workers.ratelimit import acquire_provider_slot
+
+log = logging.getLogger("wft.tasks")
+
+# Infrastructure faults (a killed PostgreSQL backend, a broker blip) are retried by Celery;
+# everything about the test itself is data, written to the result row.
+INFRA_ERRORS = (OperationalError, InterfaceError, RedisConnectionError, ConnectionError)
+_INFRA_RETRY = dict(autoretry_for=INFRA_ERRORS, retry_backoff=1, retry_backoff_max=30, retry_jitter=True, max_retries=8)
+
+_settings = get_settings()
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@app.task(name="wft.fan_out_run", bind=True, **_INFRA_RETRY)
+def fan_out_run(self, run_id: str) -> dict[str, Any]:
+    try:
+        fan = state.start_run(run_id)
+    except state.SnapshotError as exc:
+        state.fail_run(run_id, str(exc), stage="snapshot", category="workflow_deleted")
+        log_event("run_error", run_id=run_id, message=str(exc))
+        return {"status": "error"}
+    if fan is None:
+        return {"status": "skipped"}
+    log_event("run_started", run_id=run_id, tests=len(fan.test_ids))
+    if not fan.test_ids:
+        state.finalize_run(run_id)
+        return {"status": "finalized"}
+    body = finalize_run.si(run_id)
+    body.link_error(finalize_run_on_error.s(run_id=run_id))
+    # Dispatched from inside a worker: a non-worker producer would hold one pub/sub
+    # subscription per header task (SPEC §3 property 9).
+    chord([run_test.si(run_id, test_id) for test_id in fan.test_ids], body).apply_async()
+    state.mark_dispatched(run_id)
+    log_event("run_dispatched", run_id=run_id, tests=len(fan.test_ids))
+    return {"status": "dispatched", "tests": len(fan.test_ids)}
+
+
+@app.task(name="wft.run_test", bind=True, soft_time_limit=_settings.wft_run_test_soft_limit_s, **_INFRA_RETRY)
+def run_test(self, run_id: str, test_id: str) -> dict[str, Any]:
+    claim = state.claim_result(run_id, test_id, lease_s=_settings.wft_test_lease_s,
+                               max_attempts=_settings.wft_max_attempts)
+    if isinstance(claim, state.Busy):
+        # Another delivery of this message holds a live claim. Come back when its lease ends:
+        # either it finished (we then skip) or its worker died (we take over).
+        log_event("claim_busy", run_id=run_id, test_id=test_id, retry_in=round(claim.retry_in, 1))
+        raise self.retry(countdown=claim.retry_in + random.uniform(0.5, 1.5), max_retries=100, exc=None)
+    if isinstance(claim, state.Skip):
+        log_event("test_skipped", run_id=run_id, test_id=test_id, reason=claim.reason, status=claim.status)
+        return {"status": claim.status or claim.reason}
+    attempt = claim.attempt
+    log_event("test_running", run_id=run_id, test_id=test_id, attempt=attempt)
+
+    ctx = None
+    try:
+        ctx = load_test_context(run_id, test_id)
+        if ctx.n_consensus > 1:
+            log_event("consensus_dispatched", run_id=run_id, test_id=test_id, attempt=attempt, n=ctx.n_consensus)
+            raise self.replace(chord(
+                [block_call.si(run_id, test_id, attempt, i) for i in range(ctx.n_consensus)],
+                reconcile_and_assert.s(run_id, test_id, attempt),
+            ))
+        outcome = _single_call(ctx)
+    except ContextError as exc:
+        outcome = error_outcome(ctx, str(exc))
+    except SoftTimeLimitExceeded:
+        outcome = error_outcome(ctx, f"test exceeded its {_settings.wft_run_test_soft_limit_s} s time limit")
+    return _finish(run_id, test_id, attempt, outcome)
+
+
+def _single_call(ctx) -> state.Outcome:
+    from workers.blocks.registry import get_executor
+
+    errors: list[str] = []
+    try:
+        executor = get_executor(ctx.block.type)
+        for retry in range(_settings.wft_block_call_retries + 1):
+            try:
+                choice = _call_provider(executor, ctx.call_context(0))
+                break
+            except (TransientBlockError, ProviderError) as exc:
+                errors.append(str(exc))
+                if retry == _settings.wft_block_call_retries:
+                    raise BlockError(f"block call failed after {retry + 1} tries: {exc}") from exc
+        output = executor.assemble(ctx.call_context(0), [choice], [])
+    except BlockError as exc:
+        return error_outcome(ctx, str(exc), warnings=errors)
+    return assert_outputs(ctx, output)
+
+
+def _call_provider(executor, call_ctx):
+    if executor.block_type != "function":
+        acquire_provider_slot()
+    with observe_block_call(executor.block_type):
+        return executor.call(call_ctx)
+
+
+def _finish(run_id: str, test_id: str, attempt: int, outcome: state.Outcome) -> dict[str, Any]:
+    written = state.finish_result(run_id, test_id, attempt, outcome)
+    bucket = outcome.verdict if outcome.status == "completed" else outcome.status
+    log_event("test_finished" if written else "test_result_discarded", run_id=run_id, test_id=test_id,
+              attempt=attempt, bucket=bucket, error=outcome.error_message)
+    return {"status": bucket if written else "stale"}
+
+
+@app.task(name="wft.block_call", bind=True, soft_time_limit=_settings.wft_block_call_soft_limit_s,
+          max_retries=_settings.wft_block_call_retries)
+def block_call(self, run_id: str, test_id: str, attempt: int, idx: int) -> dict[str, Any]:
+    """One consensus sub-call. Never raises once its retries are spent: an exception escaping a
+    header task of the inner chord would leave the outer chord hanging silently (measured), so
+    every failure is recorded and returned as data for ``reconcile_and_assert``."""
+    from workers.blocks.registry import get_executor
+
+    started = datetime.now(timezone.utc)
+    try:
+        if not state.claim_is_current(run_id, test_id, attempt):
+            log_event("block_call_skipped", run_id=run_id, test_id=test_id, attempt=attempt, idx=idx)
+            return {"idx": idx, "ok": False, "skipped": True}
+        ctx = load_test_context(run_id, test_id)
+        executor = get_executor(ctx.block.type)
+        try:
+            choice = _call_provider(executor, ctx.call_context(idx))
+        except (TransientBlockError, ProviderError) as exc:
+            if self.request.retries < self.max_retries:
+                raise self.retry(countdown=min(2 ** self.request.retries, 10) * random.uniform(0.5, 1.0), exc=exc)
+            raise BlockError(f"failed after {self.request.retries + 1} tries: {exc}") from exc
+        _record_sub_call(run_id, test_id, attempt, idx, True, choice, None, started)
+        log_event("block_call_done", run_id=run_id, test_id=test_id, attempt=attempt, idx=idx, ok=True)
+        return {"idx": idx, "ok": True}
+    except Retry:
+        raise
+    except SoftTimeLimitExceeded:
+        message = f"sub-call exceeded its {_settings.wft_block_call_soft_limit_s} s time limit"
+    except (BlockError, ContextError) as exc:
+        message = str(exc)
+    except Exception as exc:  # noqa: BLE001 - see the docstring: nothing may escape
+        log.exception("block_call %s/%s#%s failed", run_id, test_id, idx)
+        message = f"{type(exc).__name__}: {exc}"
+    try:
+        _record_sub_call(run_id, test_id, attempt, idx, False, None, message, started)
+    except Exception:  # noqa: BLE001 - reconcile treats a missing row as a failed sub-call
+        log.exception("could not record failed sub-call %s/%s#%s", run_id, test_id, idx)
+    log_event("block_call_done", run_id=run_id, test_id=test_id, attempt=attempt, idx=idx, ok=False, error=message)
+    return {"idx": idx, "ok": False}
+
+
+def _record_sub_call(run_id: str, test_id: str, attempt: int, idx: int, ok: bool, choice: Any,
+                     error: str | None, started: datetime) -> None:
+    values = dict(run_id=run_id, test_id=test_id, attempt=attempt, idx=idx, ok=ok, choice=choice,
+                  error_message=error, started_at=started, ended_at=datetime.now(timezone.utc), worker=_worker_name())
+    with session_scope() as session:
+        stmt = insert(SubCall).values(**values)
+        session.execute(stmt.on_conflict_do_update(
+            index_elements=["run_id", "test_id", "attempt", "idx"],
+            set_={k: stmt.excluded[k] for k in ("ok", "choice", "error_message", "started_at", "ended_at", "worker")},
+        ))
+
+
+@app.task(name="wft.reconcile_and_assert", bind=True, soft_time_limit=_settings.wft_run_test_soft_limit_s, **_INFRA_RETRY)
+def reconcile_and_assert(self, call_statuses: list[Any], run_id: str, test_id: str, attempt: int) -> dict[str, Any]:
+    from workers.blocks.registry import get_executor
+
+    if not state.claim_is_current(run_id, test_id, attempt):
+        return {"status": "stale"}
+    ctx = None
+    try:
+        ctx = load_test_context(run_id, test_id)
+        with session_scope() as session:
+            rows = {r.idx: r for r in session.scalars(
+                select(SubCall).where(SubCall.run_id == run_id, SubCall.test_id == test_id, SubCall.attempt == attempt))}
+        choices: list[Any] = []
+        errors: list[str] = []
+        for i in range(ctx.n_consensus):
+            row = rows.get(i)
+            if row is not None and row.ok:
+                choices.append(row.choice)
+            else:
+                choices.append(None)
+                errors.append(f"sub-call {i + 1}/{ctx.n_consensus} failed: "
+                              f"{row.error_message if row is not None else 'no result recorded'}")
+        try:
+            output = get_executor(ctx.block.type).assemble(ctx.call_context(0), choices, errors)
+            outcome = assert_outputs(ctx, output)
+        except BlockError as exc:
+            outcome = error_outcome(ctx, str(exc), warnings=errors)
+    except ContextError as exc:
+        outcome = error_outcome(ctx, str(exc))
+    return _finish(run_id, test_id, attempt, outcome)
+
+
+@app.task(name="wft.finalize_run", bind=True, **_INFRA_RETRY)
+def finalize_run(self, run_id: str) -> dict[str, Any]:
+    status = state.finalize_run(run_id)
+    log_event("run_finalized", run_id=run_id, status=status)
+    return {"status": status}
+
+
+@app.task(name="wft.finalize_run_on_error", bind=True, **_INFRA_RETRY)
+def finalize_run_on_error(self, request, exc, traceback, run_id: str) -> dict[str, Any]:
+    """The chord's error callback: a header task raised (an infrastructure fault past its retries).
+    Finalize from the database as usual; tests still unfinished are the reaper's job."""
+    log_event("chord_error", run_id=run_id, error=repr(exc))
+    status = state.finalize_run(run_id)
+    return {"status": status}
+
+
+@app.task(name="wft.reap", bind=True, ignore_result=True)
+def reap(self) -> dict[str, int]:
+    from workers.reaper import reap_once
+
+    actions = reap_once()
+    if any(actions.values()):
+        log_event("reaper", **actions)
+    return actions
