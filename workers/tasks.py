@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from celery import chord
-from celery.exceptions import Retry, SoftTimeLimitExceeded
+from celery.exceptions import Ignore, Retry, SoftTimeLimitExceeded
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -97,15 +97,23 @@ def run_test(self, run_id: str, test_id: str) -> dict[str, Any]:
                 [block_call.si(run_id, test_id, attempt, i) for i in range(ctx.n_consensus)],
                 reconcile_and_assert.s(run_id, test_id, attempt),
             ))
-        outcome = _single_call(ctx)
+        outcome = _single_call(ctx, attempt)
+    except ClaimLost:
+        log_event("test_skipped", run_id=run_id, test_id=test_id, reason="claim_lost")
+        return {"status": "stale"}
     except ContextError as exc:
         outcome = error_outcome(ctx, str(exc))
     except SoftTimeLimitExceeded:
         outcome = error_outcome(ctx, f"test exceeded its {_settings.wft_run_test_soft_limit_s} s time limit")
+    except (Retry, Ignore, *INFRA_ERRORS):
+        raise  # replace() raises Ignore; infrastructure faults are retried by Celery
+    except Exception as exc:  # noqa: BLE001 - a bug in one block must not loop through redeliveries
+        log.exception("run_test %s/%s failed", run_id, test_id)
+        outcome = error_outcome(ctx, f"internal error: {type(exc).__name__}: {exc}")
     return _finish(run_id, test_id, attempt, outcome)
 
 
-def _single_call(ctx) -> state.Outcome:
+def _single_call(ctx, attempt: int) -> state.Outcome:
     from workers.blocks.registry import get_executor
 
     errors: list[str] = []
@@ -113,23 +121,34 @@ def _single_call(ctx) -> state.Outcome:
         executor = get_executor(ctx.block.type)
         for retry in range(_settings.wft_block_call_retries + 1):
             try:
-                choice = _call_provider(executor, ctx.call_context(0))
+                choice, _ = _call_provider(executor, ctx.call_context(0),
+                                           lambda: state.claim_is_current(ctx.run_id, ctx.test_id, attempt))
                 break
-            except (TransientBlockError, ProviderError) as exc:
+            except TransientBlockError as exc:
                 errors.append(str(exc))
                 if retry == _settings.wft_block_call_retries:
                     raise BlockError(f"block call failed after {retry + 1} tries: {exc}") from exc
         output = executor.assemble(ctx.call_context(0), [choice], [])
-    except BlockError as exc:
+    except (BlockError, ProviderError) as exc:
         return error_outcome(ctx, str(exc), warnings=errors)
     return assert_outputs(ctx, output)
 
 
-def _call_provider(executor, call_ctx):
+class ClaimLost(Exception):
+    """The run was cancelled (or the test taken over) while this call waited for a rate-limit slot."""
+
+
+def _call_provider(executor, call_ctx, still_current=None) -> tuple[Any, datetime]:
+    """One executor call behind the global provider rate limit. Returns the choice and the moment
+    the call itself started (after any wait for a rate-limit slot, after which the claim is checked
+    again: no model call may start after a cancel)."""
     if executor.block_type != "function":
-        acquire_provider_slot()
+        waited = acquire_provider_slot()
+        if waited > 0 and still_current is not None and not still_current():
+            raise ClaimLost()
+    started = datetime.now(timezone.utc)
     with observe_block_call(executor.block_type):
-        return executor.call(call_ctx)
+        return executor.call(call_ctx), started
 
 
 def _finish(run_id: str, test_id: str, attempt: int, outcome: state.Outcome) -> dict[str, Any]:
@@ -151,13 +170,16 @@ def block_call(self, run_id: str, test_id: str, attempt: int, idx: int) -> dict[
     started = datetime.now(timezone.utc)
     try:
         if not state.claim_is_current(run_id, test_id, attempt):
+            # Cancelled, or a later attempt took over: no model call may start now.
             log_event("block_call_skipped", run_id=run_id, test_id=test_id, attempt=attempt, idx=idx)
             return {"idx": idx, "ok": False, "skipped": True}
+        started = datetime.now(timezone.utc)
         ctx = load_test_context(run_id, test_id)
         executor = get_executor(ctx.block.type)
         try:
-            choice = _call_provider(executor, ctx.call_context(idx))
-        except (TransientBlockError, ProviderError) as exc:
+            choice, started = _call_provider(executor, ctx.call_context(idx),
+                                             lambda: state.claim_is_current(run_id, test_id, attempt))
+        except TransientBlockError as exc:
             if self.request.retries < self.max_retries:
                 raise self.retry(countdown=min(2 ** self.request.retries, 10) * random.uniform(0.5, 1.0), exc=exc)
             raise BlockError(f"failed after {self.request.retries + 1} tries: {exc}") from exc
@@ -166,9 +188,13 @@ def block_call(self, run_id: str, test_id: str, attempt: int, idx: int) -> dict[
         return {"idx": idx, "ok": True}
     except Retry:
         raise
+    except ClaimLost:
+        log_event("block_call_skipped", run_id=run_id, test_id=test_id, attempt=attempt, idx=idx)
+        return {"idx": idx, "ok": False, "skipped": True}
     except SoftTimeLimitExceeded:
         message = f"sub-call exceeded its {_settings.wft_block_call_soft_limit_s} s time limit"
-    except (BlockError, ContextError) as exc:
+    except (BlockError, ContextError, ProviderError) as exc:
+        # ProviderError arrives after the provider's own backoff retries: final for this sub-call.
         message = str(exc)
     except Exception as exc:  # noqa: BLE001 - see the docstring: nothing may escape
         log.exception("block_call %s/%s#%s failed", run_id, test_id, idx)
@@ -222,6 +248,11 @@ def reconcile_and_assert(self, call_statuses: list[Any], run_id: str, test_id: s
             outcome = error_outcome(ctx, str(exc), warnings=errors)
     except ContextError as exc:
         outcome = error_outcome(ctx, str(exc))
+    except INFRA_ERRORS:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an escaping exception would leave the outer chord hanging
+        log.exception("reconcile_and_assert %s/%s failed", run_id, test_id)
+        outcome = error_outcome(ctx, f"internal error: {type(exc).__name__}: {exc}")
     return _finish(run_id, test_id, attempt, outcome)
 
 
