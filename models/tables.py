@@ -215,7 +215,7 @@ class Result(Base):
     """One test inside one run. Every move is a guarded transition committed with its count change."""
 
     __tablename__ = "results"
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
     test_id: Mapped[str] = mapped_column(String(40))
     test_seq: Mapped[int] = mapped_column(BigInteger)  # the pinned revision's created_seq

@@ -81,14 +81,16 @@ def start_run(run_id: str) -> FanOut | None:
             .where(pinned_condition(run.workflow_id, run.pinned_seq, run.test_id,
                                     run.target_block_id if run.test_id is None else None))
         )
-        inserted = session.execute(
+        session.execute(
             insert(Result).from_select(
                 ["id", "run_id", "test_id", "test_seq", "target_block_id", "status", "attempts", "created_at",
                  "warnings", "execution_fingerprint", "handle_inputs_fingerprint",
                  "workflow_draft_fingerprint", "block_config_fingerprint"],
                 pinned,
             )
-        ).rowcount
+        )
+        # (rowcount is not reported for INSERT … SELECT through SQLAlchemy's psycopg dialect.)
+        inserted = session.scalar(select(func.count()).select_from(Result).where(Result.run_id == run_id))
         if inserted != run.total_tests:
             # Revisions are never deleted, so this means the pin itself is broken.
             raise SnapshotError(f"pinned selection has {inserted} tests, the run was created with {run.total_tests}")

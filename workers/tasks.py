@@ -49,7 +49,19 @@ def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-@app.task(name="wft.fan_out_run", bind=True, **_INFRA_RETRY)
+class FanOutTask(app.Task):
+    """A fan-out that fails for good (past its retries, or a bug) ends its run ``error``: the run
+    itself could not execute, and waiting for the reaper would only repeat the failure."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):  # noqa: D401 - Celery hook
+        run_id = args[0] if args else kwargs.get("run_id")
+        if run_id:
+            state.fail_run(run_id, f"fan-out failed: {type(exc).__name__}: {exc}", stage="fan_out",
+                           category="internal_error")
+            log_event("run_error", run_id=run_id, message=str(exc))
+
+
+@app.task(name="wft.fan_out_run", bind=True, base=FanOutTask, **_INFRA_RETRY)
 def fan_out_run(self, run_id: str) -> dict[str, Any]:
     try:
         fan = state.start_run(run_id)

@@ -109,7 +109,7 @@ def upgrade() -> None:
     )
     op.create_index('ix_files_org_created', 'files', ['organization_id', 'created_at', 'id'], unique=False)
     op.create_table('results',
-    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('run_id', sa.String(length=40), nullable=False),
     sa.Column('test_id', sa.String(length=40), nullable=False),
     sa.Column('test_seq', sa.BigInteger(), nullable=False),
