@@ -23,7 +23,7 @@ bench: $(STAMP)
 	$(PY) -m bench.run_all
 
 demo: $(STAMP)
-	$(VENV)/bin/wft demo
+	$(VENV)/bin/wft demo $(ARGS)
 
 api: $(STAMP)
 	$(VENV)/bin/wft api
