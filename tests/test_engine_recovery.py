@@ -14,7 +14,7 @@ from models.tables import Result
 from tests.support import seed
 from tests.support.procs import VENV_BIN, Proc, wait_for
 from tests.support.workers import pool_children, start_worker
-from tests.test_engine import (SCHEMA, create_run, doc_input, extract_workflow, get_run, results,  # noqa: F401
+from tests.test_engine import (create_run, doc_input, extract_workflow, get_run, results,
                                wait_terminal)
 
 pytestmark = pytest.mark.slow

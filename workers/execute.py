@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from models.canonical import fingerprint
 from models.db import session_scope
 from models.tables import File, Result, Run, TestRevision, WorkflowVersion
-from workers.blocks.base import BlockError, BlockOutput, BlockSpec, CallContext, Document
+from workers.blocks.base import BlockError, BlockOutput, BlockSpec, CallContext
 from workers.state import Outcome
 
 CONSENSUS_TYPES = frozenset({"extract", "classifier", "split"})
