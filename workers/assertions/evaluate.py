@@ -244,6 +244,9 @@ def check(cond: dict[str, Any], found: bool, value: Any, judge: Judge | None) ->
                 u, v = judge.embed(texts)
             except ProviderUnavailable as exc:
                 return _blocked(exc.code, str(exc), threshold=threshold, metric_kind=method)
+            except Exception as exc:  # noqa: BLE001 - the embeddings call itself failed: error, not a verdict
+                return Verdict("error", "judge_error", f"{type(exc).__name__}: {exc}", threshold=threshold,
+                               metric_kind=method)
             score = _cosine(u, v)
         kw = dict(score=round(score, 6), threshold=threshold, metric_kind=method)
         return _pass(**kw) if score >= threshold else _fail("below_threshold", f"similarity {score:.3f} < {threshold}", **kw)
