@@ -4,13 +4,13 @@ block (one sub-call at a time), assemble, assert, and shape the outcome for ``wo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from models.canonical import fingerprint
-from models.db import session_scope
+from models.db import autocommit, session_scope
 from models.tables import File, Result, Run, TestRevision, WorkflowVersion
 from workers.blocks.base import BlockError, BlockOutput, BlockSpec, CallContext
 from workers.state import Outcome
@@ -71,20 +71,40 @@ def _file_ids_of(handle_value: Any) -> str | None:
     return None
 
 
-def resolve_inputs(session: Session, organization_id: str, handle_inputs: dict[str, Any]) -> dict[str, Any]:
-    """JSON handles → their ``data``; file handles (``file_id`` or ``document`` forms) → Document."""
+@lru_cache(maxsize=64)
+def _document(organization_id: str, file_id: str):
+    """Files are immutable once uploaded, so a worker process keeps the last few it parsed: a
+    run's tests usually share a handful of documents, and parsing a PDF per test is the waste."""
     from workers.blocks.documents import load_document
 
+    with session_scope() as session:
+        row = session.execute(
+            select(File.id, File.filename, File.mime_type, File.data)
+            .where(File.id == file_id, File.organization_id == organization_id)
+        ).first()
+    if row is None or row.data is None:
+        raise BlockError(f"file {file_id!r} not found or never uploaded")
+    return load_document(row.id, row.filename, row.mime_type, row.data)
+
+
+@lru_cache(maxsize=128)
+def _version_content(workflow_id: str, version_id: str) -> dict[str, Any] | None:
+    """Versions are content-addressed and immutable: cache them per process (read-only)."""
+    with session_scope() as session:
+        version = session.get(WorkflowVersion, (workflow_id, version_id))
+        return version.content if version is not None else None
+
+
+def resolve_inputs(organization_id: str, handle_inputs: dict[str, Any]) -> dict[str, Any]:
+    """JSON handles → their ``data``; file handles (``file_id`` or ``document`` forms) → Document."""
     resolved: dict[str, Any] = {}
     for handle_id, value in (handle_inputs or {}).items():
         file_id = _file_ids_of(value)
         if file_id is not None:
-            row = session.scalars(
-                select(File).where(File.id == file_id, File.organization_id == organization_id)
-            ).first()
-            if row is None or row.data is None:
-                raise BlockError(f"input {handle_id!r}: file {file_id!r} not found or never uploaded")
-            resolved[handle_id] = load_document(row.id, row.filename, row.mime_type, row.data)
+            try:
+                resolved[handle_id] = _document(organization_id, file_id)
+            except BlockError as exc:
+                raise BlockError(f"input {handle_id!r}: {exc}") from exc
         elif isinstance(value, dict) and value.get("type") == "json":
             resolved[handle_id] = value.get("data")
         elif isinstance(value, dict) and value.get("type") == "text":
@@ -99,34 +119,34 @@ class ContextError(Exception):
 
 
 def load_test_context(run_id: str, test_id: str) -> TestContext:
-    with session_scope() as session:
-        row = session.execute(
-            select(Run, Result, TestRevision)
+    with autocommit() as conn:
+        row = conn.execute(
+            select(Run.organization_id, Run.workflow_id, Run.version_id, Run.n_consensus, Result.target_block_id,
+                   TestRevision.source, TestRevision.assertion)
             .join(Result, Result.run_id == Run.id)
             .join(TestRevision, (TestRevision.id == Result.test_id) & (TestRevision.created_seq == Result.test_seq))
             .where(Run.id == run_id, Result.test_id == test_id)
         ).first()
-        if row is None:
-            raise ContextError(f"test {test_id} of run {run_id} not found")
-        run, result, revision = row
-        version = session.get(WorkflowVersion, (run.workflow_id, run.version_id))
-        if version is None:
-            raise ContextError(f"workflow version {run.version_id} not found")
-        block_json = next((b for b in version.content.get("blocks", []) if b["id"] == result.target_block_id), None)
-        if block_json is None:
-            raise ContextError(f"block {result.target_block_id!r} is not in workflow version {run.version_id}")
-        block = BlockSpec(id=block_json["id"], type=block_json["type"], label=block_json.get("label") or "",
-                          config=block_json.get("config") or {})
-        handle_inputs = (revision.source or {}).get("handle_inputs") or {}
-        try:
-            inputs = resolve_inputs(session, run.organization_id, handle_inputs)
-        except BlockError as exc:
-            raise ContextError(str(exc)) from exc
-        return TestContext(
-            run_id=run_id, test_id=test_id, block=block, inputs=inputs, handle_inputs=handle_inputs,
-            assertion=revision.assertion, n_consensus=effective_n_consensus(block.type, block.config, run.n_consensus),
-            version_id=run.version_id, version_content=version.content,
-        )
+    if row is None:
+        raise ContextError(f"test {test_id} of run {run_id} not found")
+    content = _version_content(row.workflow_id, row.version_id)
+    if content is None:
+        raise ContextError(f"workflow version {row.version_id} not found")
+    block_json = next((b for b in content.get("blocks", []) if b["id"] == row.target_block_id), None)
+    if block_json is None:
+        raise ContextError(f"block {row.target_block_id!r} is not in workflow version {row.version_id}")
+    block = BlockSpec(id=block_json["id"], type=block_json["type"], label=block_json.get("label") or "",
+                      config=block_json.get("config") or {})
+    handle_inputs = (row.source or {}).get("handle_inputs") or {}
+    try:
+        inputs = resolve_inputs(row.organization_id, handle_inputs)
+    except BlockError as exc:
+        raise ContextError(str(exc)) from exc
+    return TestContext(
+        run_id=run_id, test_id=test_id, block=block, inputs=inputs, handle_inputs=handle_inputs,
+        assertion=row.assertion, n_consensus=effective_n_consensus(block.type, block.config, row.n_consensus),
+        version_id=row.version_id, version_content=content,
+    )
 
 
 def _judge():

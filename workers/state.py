@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Iterator
 
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import bindparam, func, insert, literal, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from models import ids
 from models.counts import recount
-from models.db import session_scope
+from models.db import autocommit, session_scope
 from models.drafts import pinned_condition
 from models.tables import BUCKETS, Result, Run, TestRevision, Workflow, bucket_of
 
@@ -135,46 +136,69 @@ class Busy:
     retry_in: float
 
 
+# The hot path (claim and finish, once per test) is one round trip each: a data-modifying CTE
+# that locks the run row first (the lock order cancel uses too), moves the result and its count
+# together, and reports what it found. The ORM versions cost ~24 round trips per test.
+_CLAIM = text("""
+WITH run AS (SELECT id, status FROM runs WHERE id = :run_id FOR UPDATE),
+cur AS (SELECT id, status, attempts, lease_expires_at FROM results
+        WHERE run_id = :run_id AND test_id = :test_id FOR UPDATE),
+claimed AS (
+    UPDATE results SET status = 'running', attempts = results.attempts + 1,
+           started_at = coalesce(results.started_at, now()),
+           lease_expires_at = now() + make_interval(secs => :lease_s)
+    FROM cur, run
+    WHERE results.id = cur.id AND run.status = 'running' AND cur.attempts < :max_attempts
+      AND (cur.status = 'pending' OR (cur.status = 'running' AND cur.lease_expires_at < now()))
+    RETURNING results.attempts, cur.status AS previous
+),
+moved AS (
+    UPDATE runs SET queued = queued - 1, running = running + 1, progress_at = now()
+    WHERE id = :run_id AND EXISTS (SELECT 1 FROM claimed WHERE previous = 'pending')
+    RETURNING 1
+)
+SELECT run.status AS run_status, cur.status, cur.attempts,
+       extract(epoch FROM cur.lease_expires_at - now()) AS lease_left,
+       (SELECT attempts FROM claimed) AS claimed_attempt,
+       (SELECT count(*) FROM moved) AS moved
+FROM run LEFT JOIN cur ON true
+""")
+
+
 def claim_result(run_id: str, test_id: str, *, lease_s: int, max_attempts: int) -> Claim | Skip | Busy:
     """``queued → running`` (or a takeover of an expired claim), bounded by ``max_attempts``:
     past it the test ends ``error`` so a poison test cannot loop through redeliveries."""
+    with autocommit() as conn:
+        row = conn.execute(_CLAIM, {"run_id": run_id, "test_id": test_id, "lease_s": lease_s,
+                                    "max_attempts": max_attempts}).first()
     with session_scope() as session:
+        if row is None or row.status is None:
+            return Skip("unknown")
+        if row.claimed_attempt is not None:
+            return Claim(row.claimed_attempt)
+        if row.run_status != "running":
+            return Skip("run_not_running", row.run_status)
+        if row.status not in ("pending", "running"):
+            return Skip("terminal", row.status)
+        if row.status == "running" and row.lease_left is not None and row.lease_left > 0:
+            return Busy(float(row.lease_left))
+        # attempts exhausted: end the test as error (rare; the ORM path is fine here)
         run = _lock_run(session, run_id)
-        if run is None:
-            return Skip("unknown")
-        if run.status != "running":
-            return Skip("run_not_running", run.status)
         result = session.scalars(
-            select(Result).where(Result.run_id == run_id, Result.test_id == test_id).with_for_update()
-        ).first()
-        if result is None:
-            return Skip("unknown")
-        now = utcnow()
-        if result.status not in ("pending", "running"):
-            return Skip("terminal", result.status)
-        if result.status == "running" and result.lease_expires_at and result.lease_expires_at > now:
-            return Busy((result.lease_expires_at - now).total_seconds())
+            select(Result).where(Result.run_id == run_id, Result.test_id == test_id).with_for_update()).first()
         before = result.bucket
-        if result.attempts >= max_attempts:
-            result.status = "error"
-            result.error_message = f"gave up after {result.attempts} attempts (the test's worker was lost each time)"
-            result.completed_at = now
-            result.lease_expires_at = None
-            _move(run, before, "error")
-            return Skip("gave_up", "error")
-        result.status = "running"
-        result.attempts += 1
-        result.started_at = result.started_at or now
-        result.lease_expires_at = now + timedelta(seconds=lease_s)
-        _move(run, before, "running")
-        run.progress_at = now
-        return Claim(result.attempts)
+        result.status = "error"
+        result.error_message = f"gave up after {result.attempts} attempts (the test's worker was lost each time)"
+        result.completed_at = utcnow()
+        result.lease_expires_at = None
+        _move(run, before, "error")
+        return Skip("gave_up", "error")
 
 
 def claim_is_current(run_id: str, test_id: str, attempt: int) -> bool:
     """Cheap check before starting work (consensus sub-calls): is this claim still the live one?"""
-    with session_scope() as session:
-        row = session.execute(
+    with autocommit() as conn:
+        row = conn.execute(
             select(Run.status, Result.status, Result.attempts)
             .join(Result, Result.run_id == Run.id)
             .where(Run.id == run_id, Result.test_id == test_id)
@@ -202,39 +226,50 @@ class Outcome:
     fingerprints: dict[str, str] | None = None
 
 
+_RESULT_JSON = ("outputs", "routing_decision", "warnings", "assertion_result", "verdict_summary", "consensus")
+_FINISH_SQL = """
+WITH run AS (SELECT id FROM runs WHERE id = :run_id AND status = 'running' FOR UPDATE),
+done AS (
+    UPDATE results SET status = :status, verdict = :verdict, error_message = :error_message,
+           outputs = :outputs, routing_decision = :routing_decision, warnings = :warnings,
+           assertion_result = :assertion_result, verdict_summary = :verdict_summary, consensus = :consensus,
+           n_consensus = :n_consensus, execution_fingerprint = :execution_fingerprint,
+           handle_inputs_fingerprint = :handle_inputs_fingerprint,
+           workflow_draft_fingerprint = :workflow_draft_fingerprint,
+           block_config_fingerprint = :block_config_fingerprint,
+           completed_at = now(), lease_expires_at = NULL,
+           duration_ms = (extract(epoch FROM now() - coalesce(results.started_at, now())) * 1000)::bigint
+    FROM run
+    WHERE results.run_id = :run_id AND results.test_id = :test_id
+      AND results.status = 'running' AND results.attempts = :attempt
+    RETURNING results.id
+)
+UPDATE runs SET running = running - 1, {bucket} = {bucket} + 1, progress_at = now()
+WHERE id = :run_id AND EXISTS (SELECT 1 FROM done)
+RETURNING 1
+"""
+_FINISH = {bucket: text(_FINISH_SQL.format(bucket=bucket)).bindparams(
+    *[bindparam(name, type_=JSONB) for name in _RESULT_JSON]) for bucket in ("passed", "failed", "blocked", "error")}
+
+
 def finish_result(run_id: str, test_id: str, attempt: int, outcome: Outcome) -> bool:
-    """``running → terminal`` for the claim ``attempt``, with its count change, in one transaction.
+    """``running → terminal`` for the claim ``attempt``, with its count change, in one statement.
     Returns False (and changes nothing) when the claim is no longer current: the run was cancelled,
     or a later attempt took over."""
-    with session_scope() as session:
-        run = _lock_run(session, run_id)
-        if run is None or run.status != "running":
-            return False
-        result = session.scalars(
-            select(Result).where(Result.run_id == run_id, Result.test_id == test_id,
-                                 Result.status == "running", Result.attempts == attempt).with_for_update()
-        ).first()
-        if result is None:
-            return False
-        now = utcnow()
-        result.status = outcome.status
-        result.verdict = outcome.verdict if outcome.status == "completed" else None
-        result.error_message = outcome.error_message
-        result.outputs = outcome.outputs
-        result.routing_decision = outcome.routing_decision
-        result.warnings = outcome.warnings or []
-        result.assertion_result = outcome.assertion_result
-        result.verdict_summary = outcome.verdict_summary
-        result.consensus = outcome.consensus
-        result.n_consensus = outcome.n_consensus
-        for key, value in (outcome.fingerprints or {}).items():
-            setattr(result, key, value)
-        result.completed_at = now
-        result.lease_expires_at = None
-        start = result.started_at or now
-        result.duration_ms = int((now - start).total_seconds() * 1000)
-        _move(run, "running", bucket_of(result.status, result.verdict))
-        return True
+    bucket = bucket_of(outcome.status, outcome.verdict)
+    fingerprints = {k: "" for k in ("execution_fingerprint", "handle_inputs_fingerprint",
+                                    "workflow_draft_fingerprint", "block_config_fingerprint")}
+    fingerprints.update(outcome.fingerprints or {})
+    params = {
+        "run_id": run_id, "test_id": test_id, "attempt": attempt, "status": outcome.status,
+        "verdict": outcome.verdict if outcome.status == "completed" else None,
+        "error_message": outcome.error_message, "outputs": outcome.outputs,
+        "routing_decision": outcome.routing_decision, "warnings": outcome.warnings or [],
+        "assertion_result": outcome.assertion_result, "verdict_summary": outcome.verdict_summary,
+        "consensus": outcome.consensus, "n_consensus": outcome.n_consensus, **fingerprints,
+    }
+    with autocommit() as conn:
+        return conn.execute(_FINISH[bucket], params).first() is not None
 
 
 # --------------------------------------------------------------------------------------- run end

@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy import select
 
-from models.db import session_scope
+from models.db import autocommit
 from models.settings import get_settings
 from models.tables import SubCall
 from workers import state
@@ -223,9 +223,9 @@ def _record_sub_call(run_id: str, test_id: str, attempt: int, idx: int, ok: bool
                      error: str | None, started: datetime) -> None:
     values = dict(run_id=run_id, test_id=test_id, attempt=attempt, idx=idx, ok=ok, choice=choice,
                   error_message=error, started_at=started, ended_at=datetime.now(timezone.utc), worker=_worker_name())
-    with session_scope() as session:
+    with autocommit() as conn:
         stmt = insert(SubCall).values(**values)
-        session.execute(stmt.on_conflict_do_update(
+        conn.execute(stmt.on_conflict_do_update(
             index_elements=["run_id", "test_id", "attempt", "idx"],
             set_={k: stmt.excluded[k] for k in ("ok", "choice", "error_message", "started_at", "ended_at", "worker")},
         ))
@@ -240,9 +240,10 @@ def reconcile_and_assert(self, call_statuses: list[Any], run_id: str, test_id: s
     ctx = None
     try:
         ctx = load_test_context(run_id, test_id)
-        with session_scope() as session:
-            rows = {r.idx: r for r in session.scalars(
-                select(SubCall).where(SubCall.run_id == run_id, SubCall.test_id == test_id, SubCall.attempt == attempt))}
+        with autocommit() as conn:
+            rows = {r.idx: r for r in conn.execute(
+                select(SubCall.idx, SubCall.ok, SubCall.choice, SubCall.error_message)
+                .where(SubCall.run_id == run_id, SubCall.test_id == test_id, SubCall.attempt == attempt))}
         choices: list[Any] = []
         errors: list[str] = []
         for i in range(ctx.n_consensus):
