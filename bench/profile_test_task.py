@@ -28,7 +28,7 @@ def main(n: int = 300) -> None:
         from tests.support import seed
         from workers import state
         from workers.tasks import _single_call
-        from workers.execute import load_test_context
+        from workers.execute import build_context
 
         org = seed.make_org()
         wf = seed.make_workflow(org)
@@ -45,7 +45,7 @@ def main(n: int = 300) -> None:
 
         def one(test_id: str) -> None:
             claim = state.claim_result(run.id, test_id, lease_s=60, max_attempts=3)
-            ctx = load_test_context(run.id, test_id)
+            ctx = build_context(run.id, test_id, claim.context_row)
             outcome = _single_call(ctx, claim.attempt)
             assert state.finish_result(run.id, test_id, claim.attempt, outcome)
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from models.canonical import fingerprint
 from models.db import autocommit, session_scope
-from models.tables import File, Result, Run, TestRevision, WorkflowVersion
+from models.tables import File, Result, Run, SubCall, TestRevision, WorkflowVersion
 from workers.blocks.base import BlockError, BlockOutput, BlockSpec, CallContext
 from workers.state import Outcome
 
@@ -118,17 +118,35 @@ class ContextError(Exception):
     """The frozen test or block cannot be loaded: the test ends ``error`` with this message."""
 
 
-def load_test_context(run_id: str, test_id: str) -> TestContext:
+def load_current_context(run_id: str, test_id: str, attempt: int,
+                         with_sub_calls: bool = False) -> tuple[TestContext, list[Any]] | None:
+    """One query for a consensus task: None when the claim ``attempt`` is no longer the live one
+    (cancelled, or taken over), else the test's context and, if asked, its recorded sub-calls."""
+    columns = [Run.status.label("run_status"), Result.status.label("result_status"), Result.attempts,
+               Run.organization_id, Run.workflow_id, Run.version_id, Run.n_consensus, Result.target_block_id,
+               TestRevision.source, TestRevision.assertion]
+    if with_sub_calls:
+        columns.append(
+            select(func.json_agg(func.json_build_array(SubCall.idx, SubCall.ok, SubCall.choice, SubCall.error_message)))
+            .where(SubCall.run_id == run_id, SubCall.test_id == test_id, SubCall.attempt == attempt)
+            .scalar_subquery().label("sub_calls"))
     with autocommit() as conn:
         row = conn.execute(
-            select(Run.organization_id, Run.workflow_id, Run.version_id, Run.n_consensus, Result.target_block_id,
-                   TestRevision.source, TestRevision.assertion)
+            select(*columns)
             .join(Result, Result.run_id == Run.id)
             .join(TestRevision, (TestRevision.id == Result.test_id) & (TestRevision.created_seq == Result.test_seq))
             .where(Run.id == run_id, Result.test_id == test_id)
         ).first()
-    if row is None:
-        raise ContextError(f"test {test_id} of run {run_id} not found")
+    if row is None or row.run_status != "running" or row.result_status != "running" or row.attempts != attempt:
+        return None
+    return build_context(run_id, test_id, row), (row.sub_calls or []) if with_sub_calls else []
+
+
+def build_context(run_id: str, test_id: str, row: Any) -> TestContext:
+    """The frozen test, its block from the pinned version and its resolved inputs. ``row`` carries
+    organization_id, workflow_id, version_id, n_consensus, target_block_id, source and assertion."""
+    if row.assertion is None:
+        raise ContextError(f"the pinned revision of test {test_id} is missing")
     content = _version_content(row.workflow_id, row.version_id)
     if content is None:
         raise ContextError(f"workflow version {row.version_id} not found")

@@ -121,6 +121,7 @@ def mark_dispatched(run_id: str) -> None:
 @dataclass(frozen=True)
 class Claim:
     attempt: int
+    context_row: Any = None  # what execute.build_context needs, read in the claim's own statement
 
 
 @dataclass(frozen=True)
@@ -160,8 +161,13 @@ moved AS (
 SELECT run.status AS run_status, cur.status, cur.attempts,
        extract(epoch FROM cur.lease_expires_at - now()) AS lease_left,
        (SELECT attempts FROM claimed) AS claimed_attempt,
-       (SELECT count(*) FROM moved) AS moved
+       (SELECT count(*) FROM moved) AS moved,
+       -- the test's frozen context, so the task needs no second query (see execute.build_context)
+       r.organization_id, r.workflow_id, r.version_id, r.n_consensus, res.target_block_id, tr.source, tr.assertion
 FROM run LEFT JOIN cur ON true
+LEFT JOIN runs r ON r.id = run.id
+LEFT JOIN results res ON res.id = cur.id
+LEFT JOIN test_revisions tr ON tr.id = res.test_id AND tr.created_seq = res.test_seq
 """)
 
 
@@ -175,7 +181,7 @@ def claim_result(run_id: str, test_id: str, *, lease_s: int, max_attempts: int) 
         if row is None or row.status is None:
             return Skip("unknown")
         if row.claimed_attempt is not None:
-            return Claim(row.claimed_attempt)
+            return Claim(row.claimed_attempt, row)
         if row.run_status != "running":
             return Skip("run_not_running", row.run_status)
         if row.status not in ("pending", "running"):

@@ -22,7 +22,6 @@ from celery.exceptions import Ignore, Retry, SoftTimeLimitExceeded
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy import select
 
 from models.db import autocommit
 from models.settings import get_settings
@@ -31,7 +30,7 @@ from workers import state
 from workers.app import app
 from workers.blocks.base import BlockError, TransientBlockError
 from workers.blocks.providers.base import ProviderError
-from workers.execute import ContextError, assert_outputs, error_outcome, load_test_context
+from workers.execute import ContextError, assert_outputs, build_context, error_outcome, load_current_context
 from workers.observability import log_event, observe_block_call
 from workers.ratelimit import acquire_provider_slot
 
@@ -102,7 +101,7 @@ def run_test(self, run_id: str, test_id: str) -> dict[str, Any]:
 
     ctx = None
     try:
-        ctx = load_test_context(run_id, test_id)
+        ctx = build_context(run_id, test_id, claim.context_row)
         if ctx.n_consensus > 1:
             log_event("consensus_dispatched", run_id=run_id, test_id=test_id, attempt=attempt, n=ctx.n_consensus)
             raise self.replace(chord(
@@ -181,12 +180,13 @@ def block_call(self, run_id: str, test_id: str, attempt: int, idx: int) -> dict[
 
     started = datetime.now(timezone.utc)
     try:
-        if not state.claim_is_current(run_id, test_id, attempt):
+        current = load_current_context(run_id, test_id, attempt)
+        if current is None:
             # Cancelled, or a later attempt took over: no model call may start now.
             log_event("block_call_skipped", run_id=run_id, test_id=test_id, attempt=attempt, idx=idx)
             return {"idx": idx, "ok": False, "skipped": True}
+        ctx, _ = current
         started = datetime.now(timezone.utc)
-        ctx = load_test_context(run_id, test_id)
         executor = get_executor(ctx.block.type)
         try:
             choice, started = _call_provider(executor, ctx.call_context(idx),
@@ -235,25 +235,22 @@ def _record_sub_call(run_id: str, test_id: str, attempt: int, idx: int, ok: bool
 def reconcile_and_assert(self, call_statuses: list[Any], run_id: str, test_id: str, attempt: int) -> dict[str, Any]:
     from workers.blocks.registry import get_executor
 
-    if not state.claim_is_current(run_id, test_id, attempt):
-        return {"status": "stale"}
     ctx = None
     try:
-        ctx = load_test_context(run_id, test_id)
-        with autocommit() as conn:
-            rows = {r.idx: r for r in conn.execute(
-                select(SubCall.idx, SubCall.ok, SubCall.choice, SubCall.error_message)
-                .where(SubCall.run_id == run_id, SubCall.test_id == test_id, SubCall.attempt == attempt))}
+        current = load_current_context(run_id, test_id, attempt, with_sub_calls=True)
+        if current is None:
+            return {"status": "stale"}
+        ctx, recorded = current
+        rows = {idx: (ok, choice, error) for idx, ok, choice, error in recorded}
         choices: list[Any] = []
         errors: list[str] = []
         for i in range(ctx.n_consensus):
-            row = rows.get(i)
-            if row is not None and row.ok:
-                choices.append(row.choice)
+            ok, choice, error = rows.get(i, (False, None, "no result recorded"))
+            if ok:
+                choices.append(choice)
             else:
                 choices.append(None)
-                errors.append(f"sub-call {i + 1}/{ctx.n_consensus} failed: "
-                              f"{row.error_message if row is not None else 'no result recorded'}")
+                errors.append(f"sub-call {i + 1}/{ctx.n_consensus} failed: {error}")
         try:
             output = get_executor(ctx.block.type).assemble(ctx.call_context(0), choices, errors)
             outcome = assert_outputs(ctx, output)
