@@ -24,18 +24,12 @@ def main(n: int = 300) -> None:
         from models.migrate import upgrade
 
         upgrade(url)
-        from bench.run_all import DOC, SCHEMA
         from tests.support import seed
         from workers import state
         from workers.tasks import _single_call
         from workers.execute import build_context
 
-        org = seed.make_org()
-        wf = seed.make_workflow(org)
-        seed.put_block(wf, "x", "extract", {"json_schema": SCHEMA})
-        fid = seed.add_file(org, "d.txt", DOC)
-        seed.add_tests_bulk(org, wf, "x", n, {"input-file-document": seed.file_input(fid)},
-                            {"target": {"output_handle_id": "output-json-0", "path": "vendor"}, "condition": {"kind": "exists"}})
+        org, wf = seed.trivial_extract_workflow(n)
         from api_adapter.adapter import create_run
         from models.db import session_scope
 

@@ -29,8 +29,6 @@ from api_adapter.stack import EmbeddedPostgres, EmbeddedRedis, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-DOC = b"INVOICE\nVendor: Acme Inc\nTotal: 12.50\n"
-SCHEMA = {"type": "object", "properties": {"vendor": {"type": "string"}, "total": {"type": "number"}}}
 
 
 def stats(values: list[float]) -> dict[str, float]:
@@ -113,18 +111,9 @@ class Bench:
 
     # ---------------------------------------------------------------- wft side
     def workflow(self, n_tests: int, latency_ms: int = 0, n_consensus: int | None = None) -> tuple[str, str]:
-        from tests.support import seed
+        from tests.support.seed import trivial_extract_workflow
 
-        org = seed.make_org()
-        wf = seed.make_workflow(org)
-        config = {"json_schema": SCHEMA, "sim_latency_ms": latency_ms}
-        if n_consensus:
-            config["n_consensus"] = n_consensus
-        seed.put_block(wf, "x", "extract", config)
-        file_id = seed.add_file(org, "doc.txt", DOC)
-        seed.add_tests_bulk(org, wf, "x", n_tests, {"input-file-document": seed.file_input(file_id)},
-                            {"target": {"output_handle_id": "output-json-0", "path": "vendor"}, "condition": {"kind": "exists"}})
-        return org, wf
+        return trivial_extract_workflow(n_tests, latency_ms, n_consensus)
 
     def wft_run(self, org: str, wf: str, timeout: float = 900, **kwargs):
         from api_adapter.adapter import create_and_enqueue_run
@@ -278,7 +267,7 @@ def p4_p6_api(b: Bench, reps: int, out: dict, requests: int = 10_000) -> None:
 
     def workflow_with(n: int) -> str:
         wf = seed.make_workflow(org)
-        seed.put_block(wf, "x", "extract", {"json_schema": SCHEMA})
+        seed.put_block(wf, "x", "extract", {"json_schema": seed.TRIVIAL_SCHEMA})
         seed.add_tests_bulk(org, wf, "x", n, {}, {"target": {"output_handle_id": "output-json-0", "path": ""},
                                                   "condition": {"kind": "exists"}})
         return wf

@@ -152,3 +152,18 @@ def sdk(api, api_key):
 def http(api, api_key) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=api.url + "/v1", headers={"Api-Key": api_key}, timeout=30) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def producer(service_env):
+    """A Celery app built after the test environment is set, for sending tasks from the test."""
+    from workers.app import make_app
+
+    return make_app()
+
+
+@pytest.fixture(scope="module")
+def org(service_env) -> str:
+    from tests.support import seed
+
+    return seed.make_org()

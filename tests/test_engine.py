@@ -34,18 +34,6 @@ SCHEMA = {
 
 
 @pytest.fixture(scope="module")
-def producer(service_env):
-    from workers.app import make_app
-
-    return make_app()
-
-
-@pytest.fixture(scope="module")
-def org(service_env) -> str:
-    return seed.make_org()
-
-
-@pytest.fixture(scope="module")
 def pool(service_env, logs_dir):
     """One worker per queue, shaped like the presets."""
     procs = [

@@ -18,18 +18,6 @@ from tests.test_engine import SCHEMA, create_run, doc_input, extract_workflow, g
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def producer(service_env):
-    from workers.app import make_app
-
-    return make_app()
-
-
-@pytest.fixture(scope="module")
-def org(service_env) -> str:
-    return seed.make_org()
-
-
 def test_snapshot_isolation(producer, org, service_env, logs_dir):
     wf, file_id = extract_workflow(org)
     kept = seed.add_test(org, wf, "extract-1", doc_input(file_id),

@@ -20,18 +20,6 @@ from tests.test_engine import (create_run, doc_input, extract_workflow, get_run,
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def producer(service_env):
-    from workers.app import make_app
-
-    return make_app()
-
-
-@pytest.fixture(scope="module")
-def org(service_env) -> str:
-    return seed.make_org()
-
-
 def start_beat(env, logs_dir) -> Proc:
     proc = Proc([str(VENV_BIN / "celery"), "-A", "workers.app", "beat", "--loglevel", "INFO",
                  "--schedule", str(logs_dir / f"beat-{os.getpid()}-{id(env)}.db")], env, logs_dir / "beat.log", "beat")

@@ -18,13 +18,6 @@ pytestmark = pytest.mark.slow
 KINDS = {"wft.fan_out_run", "wft.run_test", "wft.block_call", "wft.reconcile_and_assert", "wft.finalize_run", "wft.reap"}
 
 
-@pytest.fixture(scope="module")
-def producer(service_env):
-    from workers.app import make_app
-
-    return make_app()
-
-
 def test_flower_shows_every_task_kind_with_id_only_arguments(producer, service_env, logs_dir):
     port = free_port()
     auth = ("ops", "secret")

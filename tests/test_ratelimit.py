@@ -16,13 +16,6 @@ pytestmark = pytest.mark.slow
 RATE = 8.0
 
 
-@pytest.fixture(scope="module")
-def producer(service_env):
-    from workers.app import make_app
-
-    return make_app()
-
-
 def test_provider_rate_limit_is_global(producer, service_env, logs_dir):
     org = seed.make_org()
     wf, file_id = extract_workflow(org)

@@ -20,22 +20,13 @@ from tests.support.procs import child_pids, wait_for
 
 pytestmark = pytest.mark.slow
 
-DOC = b"INVOICE\nVendor: Acme Inc\nTotal: 12.50\n"
-SCHEMA = {"type": "object", "properties": {"vendor": {"type": "string"}, "total": {"type": "number"}}}
-
-
 def make_workflow(n: int, latency_ms: int = 20, n_consensus: int | None = None) -> tuple[str, str]:
-    org = seed.make_org()
-    wf = seed.make_workflow(org)
-    config = {"json_schema": SCHEMA, "sim_latency_ms": latency_ms}
-    if n_consensus:
-        config["n_consensus"] = n_consensus
-    seed.put_block(wf, "x", "extract", config)
-    file_id = seed.add_file(org, "doc.txt", DOC)
-    seed.add_tests_bulk(org, wf, "x", n, {"input-file-document": seed.file_input(file_id)},
-                        {"target": {"output_handle_id": "output-json-0", "path": "vendor"},
-                         "condition": {"kind": "equals", "expected": "Acme Inc"}})
-    return org, wf
+    return seed.trivial_extract_workflow(n, latency_ms, n_consensus)
+
+
+def standard_workers(fault_stack) -> None:
+    """One control worker, one tests worker (prefork ×2) and beat (the reaper)."""
+    standard_workers(fault_stack)
 
 
 def start_run(org: str, wf: str, **kw) -> str:
@@ -93,9 +84,7 @@ def test_r1_kill_workers_at_random_moments(fault_stack, round_):
 
 def test_r2_redis_restarted_empty_mid_run(fault_stack):
     org, wf = make_workflow(200, latency_ms=20)
-    fault_stack.worker("wft.control", concurrency=1)
-    fault_stack.worker("wft.tests", concurrency=2)
-    fault_stack.beat()
+    standard_workers(fault_stack)
     run_id = start_run(org, wf)
     wait_for(lambda: progress(run_id) >= 30, 60, interval=0.05, what="some progress")
     port = fault_stack.redis.port
@@ -111,9 +100,7 @@ def test_r2_redis_restarted_empty_mid_run(fault_stack):
 
 def test_r3_postgres_connections_killed_mid_run(fault_stack):
     org, wf = make_workflow(300, latency_ms=10)
-    fault_stack.worker("wft.control", concurrency=1)
-    fault_stack.worker("wft.tests", concurrency=2)
-    fault_stack.beat()
+    standard_workers(fault_stack)
     run_id = start_run(org, wf)
     url = fault_stack.env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
     dbname = url.rsplit("/", 1)[1].split("?")[0]
@@ -134,9 +121,7 @@ def test_r3_postgres_connections_killed_mid_run(fault_stack):
 
 def test_broker_outage_of_ten_seconds(fault_stack):
     org, wf = make_workflow(200, latency_ms=20)
-    fault_stack.worker("wft.control", concurrency=1)
-    fault_stack.worker("wft.tests", concurrency=2)
-    fault_stack.beat()
+    standard_workers(fault_stack)
     run_id = start_run(org, wf)
     wait_for(lambda: progress(run_id) >= 30, 60, interval=0.05, what="some progress")
     proc = fault_stack.redis.embedded.process

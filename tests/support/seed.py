@@ -100,3 +100,23 @@ def json_input(data: Any) -> dict[str, Any]:
 
 def file_input(file_id: str) -> dict[str, Any]:
     return {"type": "file", "file_id": file_id}
+
+
+TRIVIAL_DOC = b"INVOICE\nVendor: Acme Inc\nTotal: 12.50\n"
+TRIVIAL_SCHEMA = {"type": "object", "properties": {"vendor": {"type": "string"}, "total": {"type": "number"}}}
+
+
+def trivial_extract_workflow(n_tests: int, latency_ms: int = 0, n_consensus: int | None = None) -> tuple[str, str]:
+    """A new organization and workflow with one extract block and ``n_tests`` identical passing
+    tests over a two-line document (benchmarks and fault runs). Returns ``(org_id, workflow_id)``."""
+    org = make_org()
+    wf = make_workflow(org)
+    config: dict[str, Any] = {"json_schema": TRIVIAL_SCHEMA, "sim_latency_ms": latency_ms}
+    if n_consensus:
+        config["n_consensus"] = n_consensus
+    put_block(wf, "x", "extract", config)
+    file_id = add_file(org, "doc.txt", TRIVIAL_DOC)
+    add_tests_bulk(org, wf, "x", n_tests, {"input-file-document": file_input(file_id)},
+                   {"target": {"output_handle_id": "output-json-0", "path": "vendor"},
+                    "condition": {"kind": "equals", "expected": "Acme Inc"}})
+    return org, wf
