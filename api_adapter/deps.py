@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -28,20 +29,79 @@ def organization_id(request: Request) -> str:
     return org
 
 
+# JSON bodies are small documents (files go through the signed upload URL); this bounds the
+# memory one request can take. Nesting is bounded so json.loads cannot hit the recursion limit.
+MAX_JSON_BYTES = 16 * 1024 * 1024
+MAX_JSON_DEPTH = 64
+
+
 async def json_body(request: Request) -> Any:
     """The request's JSON. An empty body means ``{}`` (the SDK sends none for a bare create-run,
     cancel or empty PATCH, still labelled application/json)."""
-    raw = await request.body()
+    content_type = request.headers.get("content-type", "")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_JSON_BYTES:
+        raise _body_too_large()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_JSON_BYTES:
+            raise _body_too_large()
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     if not raw.strip():
         return {}
-    content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() not in ("application/json", ""):
         raise ApiError(415, "unsupported_media_type", f"Content-Type must be application/json, got {content_type!r}",
                        {"content_type": content_type})
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        value = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ApiError(422, "invalid_json", f"body: malformed JSON ({exc})", {"field": "body"}) from exc
+    problem = _unstorable(value, "body", 0)
+    if problem:
+        raise ApiError(422, "validation_error", problem[1], {"field": problem[0]})
+    return value
+
+
+def _body_too_large() -> ApiError:
+    return ApiError(413, "payload_too_large", f"body: a JSON body may not exceed {MAX_JSON_BYTES} bytes",
+                    {"field": "body", "limit": MAX_JSON_BYTES})
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN / Infinity are not JSON, and PostgreSQL's jsonb cannot store them.
+    raise ValueError(f"{name} is not a valid JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e999: valid JSON syntax, but not a storable number
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
+def _unstorable(value: Any, field: str, depth: int) -> tuple[str, str] | None:
+    """The first value PostgreSQL cannot store (a NUL character in text or jsonb), or a document
+    nested deeper than MAX_JSON_DEPTH: (field path, message); None when the body is fine."""
+    if depth > MAX_JSON_DEPTH:
+        return field, f"{field}: nested deeper than {MAX_JSON_DEPTH} levels"
+    if isinstance(value, str):
+        return (field, f"{field}: must not contain NUL (\\u0000) characters") if "\x00" in value else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        path = f"{field}.{key}"
+        if isinstance(key, str) and "\x00" in key:
+            return field, f"{field}: keys must not contain NUL (\\u0000) characters"
+        problem = _unstorable(item, path, depth + 1)
+        if problem:
+            return problem
+    return None
 
 
 def parse(model: type[M], body: Any, prefix: str = "body") -> M:

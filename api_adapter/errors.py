@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -69,6 +69,25 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
+class RejectNulMiddleware:
+    """PostgreSQL cannot compare or store text containing NUL, so a ``%00`` in the path or the
+    query string would otherwise surface as a database error (a 500). Reject it up front."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            where = ("path" if "\x00" in scope.get("path", "")
+                     else "query" if b"%00" in scope.get("query_string", b"").lower() else None)
+            if where:
+                body = error_body("validation_error", f"{where}: must not contain NUL (%00) characters",
+                                  {"field": where})
+                await JSONResponse(body, status_code=422)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -94,9 +113,20 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("database_unavailable", "the database is unavailable, retry shortly",
                                        {"request_id": request_id}), status_code=503, headers={"Retry-After": "1"})
 
+    @app.exception_handler(DataError)
+    async def _unstorable_value(request: Request, exc: DataError) -> JSONResponse:
+        # Backstop: the edge validation should catch every value PostgreSQL refuses; if one slips
+        # through it is still the client's value, so a 422 (logged, to tighten the validation).
+        request_id = request.scope.get("state", {}).get("request_id", "")
+        log.warning("value refused by the database (request %s): %s", request_id, exc.orig)
+        return JSONResponse(error_body("invalid_value", "a value in the request cannot be stored",
+                                       {"request_id": request_id}), status_code=422)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         request_id = request.scope.get("state", {}).get("request_id", "")
         log.exception("unhandled error (request %s)", request_id)
+        # Starlette answers unhandled exceptions from its outermost middleware, outside
+        # RequestIdMiddleware, so this response must carry the header itself.
         return JSONResponse(error_body("internal_error", "internal server error", {"request_id": request_id}),
-                            status_code=500)
+                            status_code=500, headers={"x-request-id": request_id})

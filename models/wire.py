@@ -174,11 +174,32 @@ def test_to_wire(rev: TestRevision, latest: dict[str, Result | None] | None = No
     }
 
 
+ERROR_DETAIL_STRINGS = ("stack_trace", "block_id", "block_name", "error_code")
+
+
+def _error_details(details: Any) -> dict[str, Any] | None:
+    """``lifecycle.details`` as 0.0.142's ``ErrorDetails`` parses it: its four string fields, and
+    everything else the workers recorded folded into ``context`` (a wrong type would fail the SDK)."""
+    if not isinstance(details, dict) or not details:
+        return None
+    out: dict[str, Any] = {k: details[k] for k in ERROR_DETAIL_STRINGS if isinstance(details.get(k), str)}
+    context = dict(details["context"]) if isinstance(details.get("context"), dict) else {}
+    context.update({k: v for k, v in details.items() if k != "context" and k not in out})
+    if context:
+        out["context"] = context
+    return out
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 def _lifecycle(status: str, detail: dict[str, Any] | None, error_message: str | None = None) -> dict[str, Any]:
     detail = detail or {}
     if status == "error":
-        return {"status": "error", "message": detail.get("message") or error_message or "error",
-                "stage": detail.get("stage"), "category": detail.get("category"), "details": detail.get("details")}
+        return {"status": "error", "message": str(detail.get("message") or error_message or "error"),
+                "stage": _optional_str(detail.get("stage")), "category": _optional_str(detail.get("category")),
+                "details": _error_details(detail.get("details"))}
     if status == "cancelled":
         return {"status": "cancelled", "reason": detail.get("reason", "cancelled by user")}
     return {"status": status}

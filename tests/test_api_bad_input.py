@@ -18,6 +18,9 @@ from tests.support.procs import VENV_BIN
 
 FN = {"code": "def main(inputs):\n    return {'ok': True}\n"}
 ASSERTION = {"target": {"output_handle_id": "output-json-0", "path": "ok"}, "condition": {"kind": "exists"}}
+DEEP: dict = {}
+for _ in range(100):
+    DEEP = {"a": DEEP}
 
 
 def test_body(assertion: dict | None = None, block_id: str = "fn") -> dict:
@@ -48,6 +51,9 @@ class World:
     file_id: str
     foreign: dict[str, str] = field(default_factory=dict)
     revoked_key: str = ""
+    pending_file: str = ""
+    pending_put_path: str = ""
+    uploaded_file: str = ""
 
 
 def _ok(resp: httpx.Response) -> Any:
@@ -62,12 +68,14 @@ def _make(client: httpx.Client, with_test: bool = True) -> tuple[str, str | None
     return wf, test_id
 
 
-def _upload(client: httpx.Client) -> str:
+def _upload(client: httpx.Client, put: bool = True, complete: bool = True) -> dict[str, str]:
     data = b"hello"
     session = _ok(client.post("/files/upload", json={"filename": "a.txt", "content_type": "text/plain", "size_bytes": 5}))
-    assert httpx.put(session["uploadUrl"], content=data, headers=session["uploadHeaders"]).status_code == 200
-    _ok(client.post(f"/files/upload/{session['fileId']}/complete", json={}))
-    return session["fileId"]
+    if put:
+        assert httpx.put(session["uploadUrl"], content=data, headers=session["uploadHeaders"]).status_code == 200
+    if put and complete:
+        _ok(client.post(f"/files/upload/{session['fileId']}/complete", json={}))
+    return session
 
 
 @pytest.fixture(scope="module")
@@ -78,15 +86,18 @@ def world(api, api_key, other_api_key, service_env) -> World:
         other_wf, other_wf_test = _make(mine)
         empty_wf, _ = _make(mine, with_test=False)
         run_id = _ok(mine.post(f"/workflows/{wf}/tests/runs", json={}))["id"]
-        file_id = _upload(mine)
+        file_id = _upload(mine)["fileId"]
+        pending = _upload(mine, put=False)
+        uploaded = _upload(mine, complete=False)["fileId"]
         f_wf, f_test = _make(theirs)
         f_run = _ok(theirs.post(f"/workflows/{f_wf}/tests/runs", json={}))["id"]
-        f_file = _upload(theirs)
+        f_file = _upload(theirs)["fileId"]
     revoked = create_api_key(service_env, "revoked-org")
     subprocess.run([str(VENV_BIN / "wft"), "apikey", "revoke", revoked], env=service_env, check=True,
                    capture_output=True)
     return World(wf, other_wf, empty_wf, test_id, other_wf_test, run_id, file_id,
-                 {"wf": f_wf, "test": f_test, "run": f_run, "file": f_file}, revoked)
+                 {"wf": f_wf, "test": f_test, "run": f_run, "file": f_file}, revoked, pending["fileId"],
+                 pending["uploadUrl"].split("/v1", 1)[1], uploaded)
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +186,59 @@ CASES: list[tuple] = [
      "invalid_upload_token", "upload URL"),
     ("upload size not an integer", "POST", "/files/upload", {"filename": "a", "size_bytes": "10"}, {}, 422,
      "validation_error", "size_bytes"),
+    ("NaN in a body", "POST", "/workflows/{wf}/blocks", b'{"id": "n", "type": "function", "config": {"x": NaN}}', {},
+     422, "invalid_json", "NaN"),
+    ("number out of range", "POST", "/workflows/{wf}/blocks", b'{"id": "n", "type": "function", "position_x": 1e999}',
+     {}, 422, "invalid_json", "1e999"),
+    ("NUL in a string", "POST", "/workflows", {"name": "a\u0000b"}, {}, 422, "validation_error", "body.name"),
+    ("NUL in a jsonb value", "POST", "/workflows/{wf}/tests",
+     {**test_body(), "source": {"type": "manual", "handle_inputs": {"input-json-0": {"type": "json", "data": "\u0000"}}}},
+     {}, 422, "validation_error", "body.source.handle_inputs"),
+    ("NUL in the path", "GET", "/workflows/wf_%00", None, {}, 422, "validation_error", "path"),
+    ("NUL in the query", "GET", "/workflows/tests/runs?workflow_id=a%00", None, {}, 422, "validation_error", "query"),
+    ("body nested too deep", "POST", "/workflows/{wf}/blocks", {"id": "deep", "type": "function", "config": DEEP}, {},
+     422, "validation_error", "body.config"),
+    ("unknown route", "GET", "/no/such/thing", None, {}, 404, "not_found", "route"),
+    ("wrong method", "PUT", "/workflows", {"name": "x"}, {}, 405, "method_not_allowed", "Method"),
+    ("Idempotency-Key too long", "POST", "/workflows/{wf}/tests/runs", {}, {"Idempotency-Key": "k" * 300}, 422,
+     "validation_error", "Idempotency-Key"),
+    ("auth is checked before the body", "POST", "/workflows", b"{", {"Api-Key": None}, 401, "unauthorized", "Api-Key"),
+    ("batch body not an array", "POST", "/workflows/{wf}/blocks/batch", {"id": "b", "type": "function"}, {}, 422,
+     "validation_error", "array"),
+    ("batch with a duplicate id", "POST", "/workflows/{wf}/blocks/batch",
+     [{"id": "twin", "type": "function"}, {"id": "twin", "type": "function"}], {}, 409, "block_exists", "twin"),
+    ("batch item invalid", "POST", "/workflows/{wf}/blocks/batch", [{"id": "ok1", "type": "function"}, {"id": "ok2"}],
+     {}, 422, "validation_error", "body.1.type"),
+    ("block id with spaces", "POST", "/workflows/{wf}/blocks", {"id": "has space", "type": "function"}, {}, 422,
+     "validation_error", "id"),
+    ("unknown block", "GET", "/workflows/{wf}/blocks/ghost", None, {}, 404, "block_not_found", "ghost"),
+    ("unknown workflow", "GET", "/workflows/wf_nope", None, {}, 404, "workflow_not_found", "wf_nope"),
+    ("unknown run", "GET", "/workflows/tests/runs/wftestrun_nope", None, {}, 404, "run_not_found", "wftestrun_nope"),
+    ("result of a test not in the run", "GET", "/workflows/tests/runs/{run_id}/results/wfnodetest_nope", None, {}, 404,
+     "result_not_found", "wfnodetest_nope"),
+    ("workflows unknown sort_by", "GET", "/workflows?sort_by=size", None, {}, 422, "validation_error", "sort_by"),
+    ("tests limit 1000", "GET", "/workflows/{wf}/tests?limit=1000", None, {}, 422, "validation_error", "limit"),
+    ("runs limit not an integer", "GET", "/workflows/tests/runs?limit=many", None, {}, 422, "validation_error",
+     "query.limit"),
+    ("unknown trigger type", "GET", "/workflows/tests/runs?trigger_types=api,carrier-pigeon", None, {}, 422,
+     "validation_error", "trigger_types"),
+    ("PATCH test with an unknown source type", "PATCH", "/workflows/{wf}/tests/{test_id}", {"source": {"type": "fax"}},
+     {}, 422, "validation_error", "source"),
+    ("PATCH test with a malformed assertion", "PATCH", "/workflows/{wf}/tests/{test_id}",
+     {"assertion": {**ASSERTION, "condition": {"kind": "between", "lower": 5, "upper": 1}}}, {}, 422,
+     "invalid_assertion", "assertion.condition.lower"),
+    ("run_step source", "POST", "/workflows/{wf}/tests",
+     {**test_body(), "source": {"type": "run_step", "run_id": "wfrun_x", "step_id": None}}, {}, 422,
+     "unsupported_source", "source.type"),
+    ("files unknown sort_by", "GET", "/files?sort_by=size", None, {}, 422, "validation_error", "sort_by"),
+    ("complete before the bytes arrive", "POST", "/files/upload/{pending_file}/complete", {}, {}, 409,
+     "upload_incomplete", "uploaded"),
+    ("complete with the wrong sha256", "POST", "/files/upload/{uploaded_file}/complete", {"sha256": "0" * 64}, {}, 422,
+     "sha256_mismatch", "sha256"),
+    ("PUT a size other than declared", "PUT", "{pending_put_path}", b"four", {"Api-Key": None, "Content-Type": "text/plain"},
+     422, "size_mismatch", "size_bytes"),
+    ("PUT with a token for another file", "PUT", "{forged_put_path}", b"hello", {"Api-Key": None}, 401,
+     "invalid_upload_token", "upload URL"),
 ]
 
 # Another organization's ids on every endpoint: 404, never 403, and no data.
@@ -197,7 +261,10 @@ FOREIGN: list[tuple] = [
 
 def _fill(value: Any, w: World, extra: dict[str, str]) -> Any:
     names = {"wf": w.wf, "empty_wf": w.empty_wf, "test_id": w.test_id, "other_wf_test": w.other_wf_test,
-             "run_id": w.run_id, "file_id": w.file_id, "revoked_key": w.revoked_key,
+             "run_id": w.run_id, "file_id": w.file_id, "revoked_key": w.revoked_key, "pending_file": w.pending_file,
+             "pending_put_path": w.pending_put_path, "uploaded_file": w.uploaded_file,
+             # the pending upload's token, presented for a different file
+             "forged_put_path": w.pending_put_path.replace(w.pending_file, w.uploaded_file),
              **{f"f_{k}": v for k, v in w.foreign.items()}, **extra}
     if isinstance(value, str):
         for k, v in names.items():
@@ -273,3 +340,38 @@ def test_oversize_file_is_413_and_stores_nothing(small_api, api_key):
         assert put.status_code == 413 and put.json()["detail"]["code"] == "file_too_large"
         with session_scope() as s:
             assert s.get(File, session["fileId"]).status == "pending"
+
+
+def test_other_organizations_ids_in_list_filters_and_cursors_show_nothing(api, api_key, world):
+    with httpx.Client(base_url=api.url + "/v1", headers={"Api-Key": api_key}) as c:
+        assert c.get("/workflows/tests/runs", params={"workflow_id": world.foreign["wf"]}).json()["data"] == []
+        assert c.get("/workflows/tests/runs", params={"test_id": world.foreign["test"]}).json()["data"] == []
+        assert world.foreign["file"] not in {f["id"] for f in c.get("/files", params={"limit": 100}).json()["data"]}
+        assert world.foreign["wf"] not in {w["id"] for w in c.get("/workflows", params={"limit": 100}).json()["data"]}
+        cursor = c.get("/workflows/tests/runs", params={"after": world.foreign["run"]})
+        assert cursor.status_code == 422 and cursor.json()["detail"]["code"] == "invalid_cursor"
+
+
+def test_date_bounds_at_the_end_of_the_calendar_are_valid(http):
+    resp = http.get("/workflows/tests/runs", params={"from_date": "0001-01-01", "to_date": "9999-12-31"})
+    assert resp.status_code == 200 and isinstance(resp.json()["data"], list)
+
+
+def test_unexpected_errors_are_500_with_a_request_id_and_no_traceback():
+    """In-process (no server can be made to fail on purpose): a route that raises."""
+    from fastapi.testclient import TestClient
+
+    from api_adapter.app import create_app
+
+    app = create_app()
+
+    def explode() -> None:
+        raise RuntimeError("secret internals")
+
+    app.add_api_route("/v1/explode", explode)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        resp = client.get("/v1/explode", headers={"x-request-id": "req-500"})
+    assert resp.status_code == 500
+    assert resp.json() == {"detail": {"code": "internal_error", "message": "internal server error",
+                                      "details": {"request_id": "req-500"}}}
+    assert resp.headers["x-request-id"] == "req-500" and "secret" not in resp.text

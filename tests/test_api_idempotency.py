@@ -48,3 +48,16 @@ def test_without_a_key_every_create_is_a_new_run(api, http):
     wf = _setup(http)
     ids = {http.post(f"/workflows/{wf}/tests/runs").json()["id"] for _ in range(3)}
     assert len(ids) == 3 and _runs_of(wf) == 3
+
+
+def test_a_key_is_scoped_to_its_organization_and_replays_return_the_original(api, api_key, other_api_key, http):
+    wf = _setup(http)
+    with httpx.Client(base_url=api.url + "/v1", headers={"Api-Key": other_api_key}, timeout=30) as theirs:
+        their_wf = _setup(theirs)
+        theirs_run = theirs.post(f"/workflows/{their_wf}/tests/runs", headers={"Idempotency-Key": "shared"})
+    first = http.post(f"/workflows/{wf}/tests/runs", headers={"Idempotency-Key": "shared"})
+    assert theirs_run.status_code == first.status_code == 200
+    assert first.json()["id"] != theirs_run.json()["id"]  # same key, other organization: independent
+    again = http.post(f"/workflows/{wf}/tests/runs", headers={"Idempotency-Key": "shared"})
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert _runs_of(wf) == 1 and _runs_of(their_wf) == 1

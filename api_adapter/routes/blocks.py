@@ -38,7 +38,7 @@ def _insert(s, workflow_id: str, requests: list[BlockCreate]) -> list[Block]:
 
 
 @router.post("")
-def create_block(workflow_id: str, body: Any = Depends(json_body), org: str = Depends(organization_id)) -> dict[str, Any]:
+def create_block(workflow_id: str, org: str = Depends(organization_id), body: Any = Depends(json_body)) -> dict[str, Any]:
     req = parse(BlockCreate, body)
     with session_scope() as s:
         get_workflow(s, org, workflow_id)
@@ -47,7 +47,7 @@ def create_block(workflow_id: str, body: Any = Depends(json_body), org: str = De
 
 
 @router.post("/batch")
-def create_blocks(workflow_id: str, body: Any = Depends(json_body), org: str = Depends(organization_id)) -> list[dict[str, Any]]:
+def create_blocks(workflow_id: str, org: str = Depends(organization_id), body: Any = Depends(json_body)) -> list[dict[str, Any]]:
     if not isinstance(body, list):
         raise ApiError(422, "validation_error", "body must be a JSON array of blocks", {"field": "body"})
     requests = [parse(BlockCreate, item, prefix=f"body.{i}") for i, item in enumerate(body)]
@@ -72,8 +72,8 @@ def get_block_route(workflow_id: str, block_id: str, org: str = Depends(organiza
 
 
 @router.patch("/{block_id}")
-def update_block(workflow_id: str, block_id: str, body: Any = Depends(json_body),
-                 org: str = Depends(organization_id)) -> dict[str, Any]:
+def update_block(workflow_id: str, block_id: str, org: str = Depends(organization_id),
+                 body: Any = Depends(json_body)) -> dict[str, Any]:
     req = parse(BlockUpdate, body)
     with session_scope() as s:
         get_workflow(s, org, workflow_id)

@@ -22,6 +22,8 @@ from models.wire import UploadComplete, UploadCreate, file_to_wire, list_envelop
 
 router = APIRouter(prefix="/v1/files", tags=["files"])
 
+SORTABLE = {"created_at": File.created_at, "updated_at": File.updated_at}
+
 
 def _too_large(size: int) -> ApiError:
     limit = get_settings().wft_max_file_bytes
@@ -41,7 +43,7 @@ def _content_url(file_id: str) -> str:
 
 
 @router.post("/upload")
-def create_upload(body: Any = Depends(json_body), org: str = Depends(organization_id)) -> dict[str, Any]:
+def create_upload(org: str = Depends(organization_id), body: Any = Depends(json_body)) -> dict[str, Any]:
     req = parse(UploadCreate, body)
     if req.size_bytes > get_settings().wft_max_file_bytes:
         raise _too_large(req.size_bytes)
@@ -94,7 +96,7 @@ async def put_content(file_id: str, request: Request, token: str = Query(...)) -
 
 
 @router.post("/upload/{file_id}/complete")
-def complete_upload(file_id: str, body: Any = Depends(json_body), org: str = Depends(organization_id)) -> dict[str, Any]:
+def complete_upload(file_id: str, org: str = Depends(organization_id), body: Any = Depends(json_body)) -> dict[str, Any]:
     req = parse(UploadComplete, body)
     with session_scope() as s:
         f = _get_file(s, org, file_id)
@@ -126,13 +128,20 @@ def _page_count(f: File, data: bytes) -> int | None:
 
 @router.get("")
 def list_files(org: str = Depends(organization_id), limit: int = Query(100), order: str = "desc",
-               before: str | None = None, after: str | None = None, filename: str | None = None) -> dict[str, Any]:
+               before: str | None = None, after: str | None = None, filename: str | None = None,
+               mime_type: str | None = None, sort_by: str = "created_at") -> dict[str, Any]:
     check_limit(limit)
+    if sort_by not in SORTABLE:
+        raise ApiError(422, "validation_error", f"sort_by must be one of {', '.join(SORTABLE)}",
+                       {"field": "sort_by", "value": sort_by})
     with session_scope() as s:
         stmt = select(File).where(File.organization_id == org)
         if filename:
             stmt = stmt.where(File.filename == filename)
-        page = paginate(s, stmt, model=File, sort_col=File.created_at, order=order, limit=limit, before=before, after=after)
+        if mime_type:
+            stmt = stmt.where(File.mime_type == mime_type)
+        page = paginate(s, stmt, model=File, sort_col=SORTABLE[sort_by], order=order, limit=limit,
+                        before=before, after=after)
         return list_envelope([file_to_wire(f) for f in page.rows], page.before, page.after)
 
 

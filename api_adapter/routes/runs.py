@@ -24,7 +24,7 @@ SORTABLE = {"created_at": Run.created_at, "started_at": Run.started_at, "complet
 
 
 @router.post("/v1/workflows/{workflow_id}/tests/runs")
-def create_run(workflow_id: str, body: Any = Depends(json_body), org: str = Depends(organization_id),
+def create_run(workflow_id: str, org: str = Depends(organization_id), body: Any = Depends(json_body),
                idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=255)) -> dict[str, Any]:
     req = parse(RunCreate, body)
     if req.test_id is not None and req.target is not None:
@@ -51,6 +51,8 @@ def _day(value: str | None, field: str, end: bool) -> datetime | None:
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
+            if end and day == date.max:
+                return None  # "until the end of time": no bound (the exclusive end would overflow)
             start = datetime.combine(day, time.min, tzinfo=timezone.utc)
             return start + timedelta(days=1) if end else start
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -105,7 +107,7 @@ def get_run_route(run_id: str, org: str = Depends(organization_id)) -> dict[str,
 
 
 @router.post("/v1/workflows/tests/runs/{run_id}/cancel")
-def cancel_run_route(run_id: str, _: Any = Depends(json_body), org: str = Depends(organization_id)) -> dict[str, Any]:
+def cancel_run_route(run_id: str, org: str = Depends(organization_id), _: Any = Depends(json_body)) -> dict[str, Any]:
     with session_scope() as s:
         return run_to_wire(cancel_run(s, organization_id=org, run_id=run_id))
 

@@ -69,7 +69,7 @@ def latest_summaries(s: Session, test_ids: list[str]) -> dict[str, dict[str, Res
 
 
 @router.post("")
-def create_test(workflow_id: str, body: Any = Depends(json_body), org: str = Depends(organization_id)) -> dict[str, Any]:
+def create_test(workflow_id: str, org: str = Depends(organization_id), body: Any = Depends(json_body)) -> dict[str, Any]:
     req = parse(TestCreate, body)
     assertion = checked_assertion(body.get("assertion"))
     source = checked_source(req.source)
@@ -114,8 +114,8 @@ def get_test(workflow_id: str, test_id: str, org: str = Depends(organization_id)
 
 
 @router.patch("/{test_id}")
-def update_test(workflow_id: str, test_id: str, body: Any = Depends(json_body),
-                org: str = Depends(organization_id)) -> dict[str, Any]:
+def update_test(workflow_id: str, test_id: str, org: str = Depends(organization_id),
+                body: Any = Depends(json_body)) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(422, "validation_error", "body must be a JSON object", {"field": "body"})
     if "assertion" in body and body["assertion"] is None:

@@ -23,7 +23,7 @@ SORTABLE = {"created_at": Workflow.created_at, "updated_at": Workflow.updated_at
 
 
 @router.post("")
-def create_workflow(body: Any = Depends(json_body), org: str = Depends(organization_id)) -> dict[str, Any]:
+def create_workflow(org: str = Depends(organization_id), body: Any = Depends(json_body)) -> dict[str, Any]:
     req = parse(WorkflowCreate, body)
     with session_scope() as s:
         now = datetime.now(timezone.utc)
@@ -54,7 +54,7 @@ def get_workflow_route(workflow_id: str, org: str = Depends(organization_id)) ->
 
 
 @router.patch("/{workflow_id}")
-def update_workflow(workflow_id: str, body: Any = Depends(json_body), org: str = Depends(organization_id)) -> dict[str, Any]:
+def update_workflow(workflow_id: str, org: str = Depends(organization_id), body: Any = Depends(json_body)) -> dict[str, Any]:
     req = parse(WorkflowUpdate, body)
     with session_scope() as s:
         wf = get_workflow(s, org, workflow_id)
