@@ -20,13 +20,17 @@ from tests.support.procs import child_pids, wait_for
 
 pytestmark = pytest.mark.slow
 
+
 def make_workflow(n: int, latency_ms: int = 20, n_consensus: int | None = None) -> tuple[str, str]:
     return seed.trivial_extract_workflow(n, latency_ms, n_consensus)
 
 
-def standard_workers(fault_stack) -> None:
-    """One control worker, one tests worker (prefork ×2) and beat (the reaper)."""
-    standard_workers(fault_stack)
+def standard_workers(fault_stack):
+    """One control worker, one tests worker (prefork ×2) and beat (the reaper); the tests worker."""
+    fault_stack.worker("wft.control", concurrency=1)
+    tests = fault_stack.worker("wft.tests", concurrency=2)
+    fault_stack.beat()
+    return tests
 
 
 def start_run(org: str, wf: str, **kw) -> str:
@@ -68,9 +72,7 @@ def progress(run_id: str) -> int:
 def test_r1_kill_workers_at_random_moments(fault_stack, round_):
     rng = random.Random(round_)
     org, wf = make_workflow(500, latency_ms=10)
-    fault_stack.worker("wft.control", concurrency=1)
-    tests = fault_stack.worker("wft.tests", concurrency=2)
-    fault_stack.beat()
+    tests = standard_workers(fault_stack)
     run_id = start_run(org, wf)
     wait_for(lambda: progress(run_id) >= rng.randint(20, 150), 60, interval=0.05, what="some progress")
     if round_ % 2 == 0:
