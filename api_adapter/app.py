@@ -43,7 +43,8 @@ ERROR_BODY_SCHEMA = {
 
 def _document_error_body(app: FastAPI) -> None:
     """Every error, request validation included, has the body the SDK parses; say so in the
-    OpenAPI document instead of FastAPI's default list-shaped 422."""
+    OpenAPI document instead of FastAPI's default list-shaped 422. Also hoists the request
+    bodies' nested models into ``components/schemas``."""
     from fastapi.openapi.utils import get_openapi
 
     def openapi() -> dict:
@@ -54,6 +55,10 @@ def _document_error_body(app: FastAPI) -> None:
             components.pop("ValidationError", None)
             for path in schema.get("paths", {}).values():
                 for operation in path.values():
+                    body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+                    # Request models documented by deps.documented_body carry their nested models
+                    # in $defs; OpenAPI wants them among the components.
+                    components.update(body.get("schema", {}).pop("$defs", {}))
                     responses = operation.setdefault("responses", {})
                     for status in ("401", "404", "409", "413", "415", "422", "503"):
                         responses.setdefault(status, {"description": "error", "content": {"application/json": {

@@ -104,6 +104,19 @@ def _unstorable(value: Any, field: str, depth: int) -> tuple[str, str] | None:
     return None
 
 
+def documented_body(model: type[BaseModel], *, array: bool = False) -> dict[str, Any]:
+    """``openapi_extra`` describing the JSON body a route reads through ``json_body`` + ``parse``.
+
+    Bodies are read by hand (an empty body means ``{}``, errors get our body shape), so FastAPI
+    cannot infer them; this puts the model's schema in the OpenAPI document for clients, /docs and
+    schemathesis. Nested models refer to ``components/schemas``; the app hoists them there."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    if array:
+        defs = schema.pop("$defs", {})
+        schema = {"type": "array", "items": schema, "$defs": defs}
+    return {"requestBody": {"required": False, "content": {"application/json": {"schema": schema}}}}
+
+
 def parse(model: type[M], body: Any, prefix: str = "body") -> M:
     if not isinstance(body, dict):
         raise ApiError(422, "validation_error", f"{prefix} must be a JSON object", {"field": prefix})

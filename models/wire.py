@@ -83,6 +83,15 @@ class TestCreate(Request):
     name: str | None = Field(None, max_length=500)
 
 
+class TestUpdate(Request):
+    """PATCH body: every field optional; ``assertion: null`` is refused (a test has one assertion)."""
+
+    __test__ = False
+    source: ManualSource | RunStepSource | None = Field(None, discriminator="type")
+    assertion: dict[str, Any] | None = None
+    name: str | None = Field(None, max_length=500)
+
+
 class SourceBody(Request):
     source: ManualSource | RunStepSource = Field(discriminator="type")
 

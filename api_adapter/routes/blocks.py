@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy import select
 
-from api_adapter.deps import json_body, organization_id, parse
+from api_adapter.deps import documented_body, json_body, organization_id, parse
 from api_adapter.routes.lookups import get_block, get_workflow
 from models.db import session_scope
 from models.errors import ApiError
@@ -37,7 +37,7 @@ def _insert(s, workflow_id: str, requests: list[BlockCreate]) -> list[Block]:
     return blocks
 
 
-@router.post("")
+@router.post("", openapi_extra=documented_body(BlockCreate))
 def create_block(workflow_id: str, org: str = Depends(organization_id), body: Any = Depends(json_body)) -> dict[str, Any]:
     req = parse(BlockCreate, body)
     with session_scope() as s:
@@ -46,7 +46,7 @@ def create_block(workflow_id: str, org: str = Depends(organization_id), body: An
         return block_to_wire(block)
 
 
-@router.post("/batch")
+@router.post("/batch", openapi_extra=documented_body(BlockCreate, array=True))
 def create_blocks(workflow_id: str, org: str = Depends(organization_id), body: Any = Depends(json_body)) -> list[dict[str, Any]]:
     if not isinstance(body, list):
         raise ApiError(422, "validation_error", "body must be a JSON array of blocks", {"field": "body"})
@@ -71,7 +71,7 @@ def get_block_route(workflow_id: str, block_id: str, org: str = Depends(organiza
         return block_to_wire(get_block(s, workflow_id, block_id))
 
 
-@router.patch("/{block_id}")
+@router.patch("/{block_id}", openapi_extra=documented_body(BlockUpdate))
 def update_block(workflow_id: str, block_id: str, org: str = Depends(organization_id),
                  body: Any = Depends(json_body)) -> dict[str, Any]:
     req = parse(BlockUpdate, body)

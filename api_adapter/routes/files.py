@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 
-from api_adapter.deps import check_limit, json_body, organization_id, parse
+from api_adapter.deps import check_limit, documented_body, json_body, organization_id, parse
 from api_adapter.pagination import paginate
 from api_adapter.uploads import check_token, make_token
 from models import ids
@@ -42,7 +42,7 @@ def _content_url(file_id: str) -> str:
     return f"{get_settings().wft_public_url.rstrip('/')}/v1/files/{file_id}"
 
 
-@router.post("/upload")
+@router.post("/upload", openapi_extra=documented_body(UploadCreate))
 def create_upload(org: str = Depends(organization_id), body: Any = Depends(json_body)) -> dict[str, Any]:
     req = parse(UploadCreate, body)
     if req.size_bytes > get_settings().wft_max_file_bytes:
@@ -95,7 +95,7 @@ async def put_content(file_id: str, request: Request, token: str = Query(...)) -
     return {"file_id": file_id, "size_bytes": len(data)}
 
 
-@router.post("/upload/{file_id}/complete")
+@router.post("/upload/{file_id}/complete", openapi_extra=documented_body(UploadComplete))
 def complete_upload(file_id: str, org: str = Depends(organization_id), body: Any = Depends(json_body)) -> dict[str, Any]:
     req = parse(UploadComplete, body)
     with session_scope() as s:

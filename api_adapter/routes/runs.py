@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query
 from sqlalchemy import exists, select, tuple_
 
 from api_adapter.adapter import cancel_run, create_and_enqueue_run
-from api_adapter.deps import check_limit, json_body, organization_id, parse
+from api_adapter.deps import check_limit, documented_body, json_body, organization_id, parse
 from api_adapter.pagination import paginate
 from api_adapter.routes.lookups import get_run
 from models.db import session_scope
@@ -23,7 +23,7 @@ TRIGGER_TYPES = ("manual", "api", "schedule", "webhook", "email", "restart")
 SORTABLE = {"created_at": Run.created_at, "started_at": Run.started_at, "completed_at": Run.completed_at}
 
 
-@router.post("/v1/workflows/{workflow_id}/tests/runs")
+@router.post("/v1/workflows/{workflow_id}/tests/runs", openapi_extra=documented_body(RunCreate))
 def create_run(workflow_id: str, org: str = Depends(organization_id), body: Any = Depends(json_body),
                idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=255)) -> dict[str, Any]:
     req = parse(RunCreate, body)

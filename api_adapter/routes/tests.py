@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from api_adapter.deps import check_limit, json_body, organization_id, parse
+from api_adapter.deps import check_limit, documented_body, json_body, organization_id, parse
 from api_adapter.pagination import paginate
 from api_adapter.routes.lookups import get_block, get_workflow
 from models import ids
@@ -20,7 +20,7 @@ from models.db import session_scope
 from models.drafts import bump_change_seq, current_tests
 from models.errors import ApiError, not_found
 from models.tables import Result, TestRevision
-from models.wire import ManualSource, RunStepSource, SourceBody, TestCreate, list_envelope, test_to_wire
+from models.wire import ManualSource, RunStepSource, SourceBody, TestCreate, TestUpdate, list_envelope, test_to_wire
 
 router = APIRouter(prefix="/v1/workflows/{workflow_id}/tests", tags=["tests"])
 
@@ -68,7 +68,7 @@ def latest_summaries(s: Session, test_ids: list[str]) -> dict[str, dict[str, Res
     return out
 
 
-@router.post("")
+@router.post("", openapi_extra=documented_body(TestCreate))
 def create_test(workflow_id: str, org: str = Depends(organization_id), body: Any = Depends(json_body)) -> dict[str, Any]:
     req = parse(TestCreate, body)
     assertion = checked_assertion(body.get("assertion"))
@@ -113,7 +113,7 @@ def get_test(workflow_id: str, test_id: str, org: str = Depends(organization_id)
         return test_to_wire(rev, latest_summaries(s, [test_id])[test_id])
 
 
-@router.patch("/{test_id}")
+@router.patch("/{test_id}", openapi_extra=documented_body(TestUpdate))
 def update_test(workflow_id: str, test_id: str, org: str = Depends(organization_id),
                 body: Any = Depends(json_body)) -> dict[str, Any]:
     if not isinstance(body, dict):

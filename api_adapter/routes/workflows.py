@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from api_adapter.deps import check_limit, json_body, organization_id, parse
+from api_adapter.deps import check_limit, documented_body, json_body, organization_id, parse
 from api_adapter.pagination import paginate
 from api_adapter.routes.lookups import get_workflow
 from models import ids
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1/workflows", tags=["workflows"])
 SORTABLE = {"created_at": Workflow.created_at, "updated_at": Workflow.updated_at}
 
 
-@router.post("")
+@router.post("", openapi_extra=documented_body(WorkflowCreate))
 def create_workflow(org: str = Depends(organization_id), body: Any = Depends(json_body)) -> dict[str, Any]:
     req = parse(WorkflowCreate, body)
     with session_scope() as s:
@@ -53,7 +53,7 @@ def get_workflow_route(workflow_id: str, org: str = Depends(organization_id)) ->
         return workflow_to_wire(get_workflow(s, org, workflow_id))
 
 
-@router.patch("/{workflow_id}")
+@router.patch("/{workflow_id}", openapi_extra=documented_body(WorkflowUpdate))
 def update_workflow(workflow_id: str, org: str = Depends(organization_id), body: Any = Depends(json_body)) -> dict[str, Any]:
     req = parse(WorkflowUpdate, body)
     with session_scope() as s:
