@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from models.db import session_scope
 from models.tables import SubCall
-from tests.support.procs import VENV_BIN, Proc, wait_for
-from tests.support.workers import start_worker
+from tests.support.procs import wait_for
+from tests.support.workers import start_preset_worker, start_worker
 
 pytestmark = pytest.mark.slow
 
@@ -32,25 +32,6 @@ def test_readme_quickstart_runs(api, api_key, service_env, logs_dir, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith(" pending")
     assert out[-1].startswith("completed") and "passed=1" in out[-1]
-
-
-def _preset_worker(env: dict[str, str], logs: Path, preset: str) -> Proc:
-    """``wft worker --pool PRESET``, the command the README and compose file use."""
-    name = f"{preset}-{secrets.token_hex(3)}"
-    proc = Proc([str(VENV_BIN / "wft"), "worker", "--pool", preset, "--hostname", f"{name}@%h"], env,
-                logs / f"worker-{name}.log", name)
-
-    def ready() -> bool:
-        if not proc.alive():
-            raise RuntimeError(f"worker {name} exited:\n{proc.log_text()[-3000:]}")
-        return " ready." in proc.log_text()
-
-    try:
-        wait_for(ready, 60, what=f"worker {name} to be ready")
-    except BaseException:
-        proc.stop()
-        raise
-    return proc
 
 
 SCALE_TESTS = 200
@@ -79,7 +60,7 @@ def test_quickstart_at_scale_200_tests_with_five_way_consensus(api, api_key, ser
             assertion={"target": {"output_handle_id": "output-json-0", "path": "vendor"},
                        "condition": {"kind": "equals", "expected": vendor}})
 
-    workers = [_preset_worker(service_env, logs_dir, preset) for preset in ("control", "tests", "calls")]
+    workers = [start_preset_worker(service_env, logs_dir, preset) for preset in ("control", "tests", "calls")]
     try:
         run = client.workflows.tests.runs.create(workflow_id=wf.id, n_consensus=5)
         snapshots = []  # every polled count, so a failure shows how the run moved

@@ -14,8 +14,17 @@ def start_worker(env: dict[str, str], logs: Path, *, queues: str, pool: str = "p
     args = [str(VENV_BIN / "celery"), "-A", "workers.app", "worker", "--pool", pool, "--concurrency", str(concurrency),
             "--queues", queues, "--loglevel", "INFO", "--hostname", f"{name}@%h", "--without-gossip",
             "--without-mingle", "-E", "--prefetch-multiplier", "1"]
-    proc = Proc(args, {**env, **(extra_env or {})}, logs / f"worker-{name}.log", name)
+    return _until_ready(Proc(args, {**env, **(extra_env or {})}, logs / f"worker-{name}.log", name), name)
 
+
+def start_preset_worker(env: dict[str, str], logs: Path, preset: str) -> Proc:
+    """``wft worker --pool PRESET``: the command the README and the compose file use."""
+    name = f"{preset}-{secrets.token_hex(3)}"
+    args = [str(VENV_BIN / "wft"), "worker", "--pool", preset, "--hostname", f"{name}@%h"]
+    return _until_ready(Proc(args, env, logs / f"worker-{name}.log", name), name)
+
+
+def _until_ready(proc: Proc, name: str) -> Proc:
     def ready() -> bool:
         if not proc.alive():
             raise RuntimeError(f"worker {name} exited:\n{proc.log_text()[-3000:]}")
