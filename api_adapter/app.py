@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from api_adapter.errors import RejectNulMiddleware, RequestIdMiddleware, install_error_handlers
+from api_adapter.responses import Health, documented
 from api_adapter.routes import blocks, files, runs, tests, workflows
 from models.db import session_scope
 
@@ -23,7 +24,7 @@ def create_app() -> FastAPI:
 
     _document_error_body(app)
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], **documented(Health))
     def healthz() -> dict[str, str]:
         with session_scope() as s:
             s.execute(text("SELECT 1"))

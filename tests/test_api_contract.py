@@ -9,6 +9,7 @@ import pytest
 from retab.types.workflows.tests import WorkflowTest, WorkflowTestResult, WorkflowTestRun
 from sqlalchemy import select, update
 
+from api_adapter.responses import ResultOut, RunOut
 from models import ids
 from models.counts import recount
 from models.db import session_scope
@@ -271,6 +272,8 @@ def test_result_extras_on_the_wire(http, sdk, workflow):
     assert body["timing"]["duration_ms"] is None and body["verdict"] is None and body["error"] is None
     run_body = http.get(f"/workflows/tests/runs/{run.id}").json()
     assert run_body["timing"]["duration_ms"] is not None and run_body["n_consensus"] == 7
+    ResultOut.model_validate(body)  # the documented response schemas describe these bodies exactly
+    RunOut.model_validate(run_body)
     assert datetime.fromisoformat(run_body["timing"]["completed_at"]).tzinfo is not None
 
 
@@ -286,6 +289,7 @@ def test_run_error_lifecycle_parses(sdk, http, workflow):
                 "message": "run deadline exceeded", "stage": "execution", "category": "deadline_exceeded",
                 "details": {"error_code": "deadline", "unfinished_tests": 1, "block_id": 7}}))
     failed = sdk.workflows.tests.runs.get(run.id)
+    RunOut.model_validate(http.get(f"/workflows/tests/runs/{run.id}").json())
     assert failed.lifecycle.status == "error" and failed.lifecycle.message == "run deadline exceeded"
     assert (failed.lifecycle.stage, failed.lifecycle.category) == ("execution", "deadline_exceeded")
     assert failed.lifecycle.details.error_code == "deadline"

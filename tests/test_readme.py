@@ -10,6 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from api_adapter.responses import ResultOut, RunOut
 from models.db import session_scope
 from models.tables import SubCall
 from tests.support.procs import wait_for
@@ -99,6 +100,11 @@ def test_quickstart_at_scale_200_tests_with_five_way_consensus(api, api_key, ser
         params["after"] = page["list_metadata"]["after"]
     assert len({r.test_id for r in results}) == len(results) == SCALE_TESTS
     assert all(item["n_consensus"] == 5 and item["consensus"] for item in raw)
+    # Completed consensus results match the response schema the OpenAPI document publishes.
+    for item in raw:
+        ResultOut.model_validate(item)
+    RunOut.model_validate(httpx.get(f"{api.url}/v1/workflows/tests/runs/{run.id}", headers={"Api-Key": api_key},
+                                    timeout=30).json())
     with session_scope() as s:
         sub_calls = s.scalar(select(func.count()).select_from(SubCall).where(SubCall.run_id == run.id))
     assert sub_calls == SCALE_TESTS * 5

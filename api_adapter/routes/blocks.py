@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Response
 from sqlalchemy import select
 
 from api_adapter.deps import documented_body, json_body, organization_id, parse
+from api_adapter.responses import BlockOut, Page, documented
 from api_adapter.routes.lookups import get_block, get_workflow
 from models.db import session_scope
 from models.errors import ApiError
@@ -37,7 +38,7 @@ def _insert(s, workflow_id: str, requests: list[BlockCreate]) -> list[Block]:
     return blocks
 
 
-@router.post("", openapi_extra=documented_body(BlockCreate))
+@router.post("", openapi_extra=documented_body(BlockCreate), **documented(BlockOut))
 def create_block(workflow_id: str, org: str = Depends(organization_id), body: Any = Depends(json_body)) -> dict[str, Any]:
     req = parse(BlockCreate, body)
     with session_scope() as s:
@@ -46,7 +47,7 @@ def create_block(workflow_id: str, org: str = Depends(organization_id), body: An
         return block_to_wire(block)
 
 
-@router.post("/batch", openapi_extra=documented_body(BlockCreate, array=True))
+@router.post("/batch", openapi_extra=documented_body(BlockCreate, array=True), **documented(list[BlockOut]))
 def create_blocks(workflow_id: str, org: str = Depends(organization_id), body: Any = Depends(json_body)) -> list[dict[str, Any]]:
     if not isinstance(body, list):
         raise ApiError(422, "validation_error", "body must be a JSON array of blocks", {"field": "body"})
@@ -56,7 +57,7 @@ def create_blocks(workflow_id: str, org: str = Depends(organization_id), body: A
         return [block_to_wire(b) for b in _insert(s, workflow_id, requests)]
 
 
-@router.get("")
+@router.get("", **documented(Page[BlockOut]))
 def list_blocks(workflow_id: str, org: str = Depends(organization_id)) -> dict[str, Any]:
     with session_scope() as s:
         get_workflow(s, org, workflow_id)
@@ -64,14 +65,14 @@ def list_blocks(workflow_id: str, org: str = Depends(organization_id)) -> dict[s
         return list_envelope([block_to_wire(b) for b in blocks])
 
 
-@router.get("/{block_id}")
+@router.get("/{block_id}", **documented(BlockOut))
 def get_block_route(workflow_id: str, block_id: str, org: str = Depends(organization_id)) -> dict[str, Any]:
     with session_scope() as s:
         get_workflow(s, org, workflow_id)
         return block_to_wire(get_block(s, workflow_id, block_id))
 
 
-@router.patch("/{block_id}", openapi_extra=documented_body(BlockUpdate))
+@router.patch("/{block_id}", openapi_extra=documented_body(BlockUpdate), **documented(BlockOut))
 def update_block(workflow_id: str, block_id: str, org: str = Depends(organization_id),
                  body: Any = Depends(json_body)) -> dict[str, Any]:
     req = parse(BlockUpdate, body)

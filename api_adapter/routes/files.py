@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from api_adapter.deps import check_limit, documented_body, json_body, organization_id, parse
 from api_adapter.pagination import paginate
+from api_adapter.responses import FileOut, Page, UploadCompletedOut, UploadSessionOut, UploadedContentOut, documented
 from api_adapter.uploads import check_token, make_token
 from models import ids
 from models.db import session_scope
@@ -42,7 +43,7 @@ def _content_url(file_id: str) -> str:
     return f"{get_settings().wft_public_url.rstrip('/')}/v1/files/{file_id}"
 
 
-@router.post("/upload", openapi_extra=documented_body(UploadCreate))
+@router.post("/upload", openapi_extra=documented_body(UploadCreate), **documented(UploadSessionOut))
 def create_upload(org: str = Depends(organization_id), body: Any = Depends(json_body)) -> dict[str, Any]:
     req = parse(UploadCreate, body)
     if req.size_bytes > get_settings().wft_max_file_bytes:
@@ -63,7 +64,7 @@ def create_upload(org: str = Depends(organization_id), body: Any = Depends(json_
     }
 
 
-@router.put("/upload/{file_id}/content")
+@router.put("/upload/{file_id}/content", **documented(UploadedContentOut))
 async def put_content(file_id: str, request: Request, token: str = Query(...)) -> dict[str, Any]:
     """The signed URL: no Api-Key, the token is the authority (bound to this file, short-lived)."""
     if not check_token(file_id, token):
@@ -95,7 +96,7 @@ async def put_content(file_id: str, request: Request, token: str = Query(...)) -
     return {"file_id": file_id, "size_bytes": len(data)}
 
 
-@router.post("/upload/{file_id}/complete", openapi_extra=documented_body(UploadComplete))
+@router.post("/upload/{file_id}/complete", openapi_extra=documented_body(UploadComplete), **documented(UploadCompletedOut))
 def complete_upload(file_id: str, org: str = Depends(organization_id), body: Any = Depends(json_body)) -> dict[str, Any]:
     req = parse(UploadComplete, body)
     with session_scope() as s:
@@ -126,7 +127,7 @@ def _page_count(f: File, data: bytes) -> int | None:
         return None  # not a readable document; tests that use it will say so
 
 
-@router.get("")
+@router.get("", **documented(Page[FileOut]))
 def list_files(org: str = Depends(organization_id), limit: int = Query(100), order: str = "desc",
                before: str | None = None, after: str | None = None, filename: str | None = None,
                mime_type: str | None = None, sort_by: str = "created_at") -> dict[str, Any]:
@@ -145,7 +146,7 @@ def list_files(org: str = Depends(organization_id), limit: int = Query(100), ord
         return list_envelope([file_to_wire(f) for f in page.rows], page.before, page.after)
 
 
-@router.get("/{file_id}")
+@router.get("/{file_id}", **documented(FileOut))
 def get_file(file_id: str, org: str = Depends(organization_id)) -> dict[str, Any]:
     with session_scope() as s:
         return file_to_wire(_get_file(s, org, file_id))

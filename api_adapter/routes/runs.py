@@ -11,6 +11,7 @@ from sqlalchemy import exists, select, tuple_
 from api_adapter.adapter import cancel_run, create_and_enqueue_run
 from api_adapter.deps import check_limit, documented_body, json_body, organization_id, parse
 from api_adapter.pagination import paginate
+from api_adapter.responses import Page, ResultOut, RunOut, documented
 from api_adapter.routes.lookups import get_run
 from models.db import session_scope
 from models.errors import ApiError, not_found
@@ -23,7 +24,7 @@ TRIGGER_TYPES = ("manual", "api", "schedule", "webhook", "email", "restart")
 SORTABLE = {"created_at": Run.created_at, "started_at": Run.started_at, "completed_at": Run.completed_at}
 
 
-@router.post("/v1/workflows/{workflow_id}/tests/runs", openapi_extra=documented_body(RunCreate))
+@router.post("/v1/workflows/{workflow_id}/tests/runs", openapi_extra=documented_body(RunCreate), **documented(RunOut))
 def create_run(workflow_id: str, org: str = Depends(organization_id), body: Any = Depends(json_body),
                idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=255)) -> dict[str, Any]:
     req = parse(RunCreate, body)
@@ -62,7 +63,7 @@ def _day(value: str | None, field: str, end: bool) -> datetime | None:
                        {"field": field, "value": value}) from None
 
 
-@router.get("/v1/workflows/tests/runs")
+@router.get("/v1/workflows/tests/runs", **documented(Page[RunOut]))
 def list_runs(org: str = Depends(organization_id), workflow_id: str | None = None, test_id: str | None = None,
               target_block_id: str | None = None, status: str | None = None, statuses: str | None = None,
               exclude_status: str | None = None, trigger_type: str | None = None, trigger_types: str | None = None,
@@ -100,13 +101,13 @@ def list_runs(org: str = Depends(organization_id), workflow_id: str | None = Non
         return list_envelope([run_to_wire(r) for r in page.rows], page.before, page.after)
 
 
-@router.get("/v1/workflows/tests/runs/{run_id}")
+@router.get("/v1/workflows/tests/runs/{run_id}", **documented(RunOut))
 def get_run_route(run_id: str, org: str = Depends(organization_id)) -> dict[str, Any]:
     with session_scope() as s:
         return run_to_wire(get_run(s, org, run_id))
 
 
-@router.post("/v1/workflows/tests/runs/{run_id}/cancel")
+@router.post("/v1/workflows/tests/runs/{run_id}/cancel", **documented(RunOut))
 def cancel_run_route(run_id: str, org: str = Depends(organization_id), _: Any = Depends(json_body)) -> dict[str, Any]:
     with session_scope() as s:
         return run_to_wire(cancel_run(s, organization_id=org, run_id=run_id))
@@ -120,7 +121,7 @@ def _revisions(s, results: list[Result]) -> dict[tuple[str, int], TestRevision]:
     return {(r.id, r.created_seq): r for r in revs}
 
 
-@router.get("/v1/workflows/tests/runs/{run_id}/results")
+@router.get("/v1/workflows/tests/runs/{run_id}/results", **documented(Page[ResultOut]))
 def list_results(run_id: str, org: str = Depends(organization_id), limit: int = Query(20),
                  before: str | None = None, after: str | None = None, order: str = "asc") -> dict[str, Any]:
     check_limit(limit)
@@ -133,7 +134,7 @@ def list_results(run_id: str, org: str = Depends(organization_id), limit: int = 
                              page.before, page.after)
 
 
-@router.get("/v1/workflows/tests/runs/{run_id}/results/{test_id}")
+@router.get("/v1/workflows/tests/runs/{run_id}/results/{test_id}", **documented(ResultOut))
 def get_result(run_id: str, test_id: str, org: str = Depends(organization_id)) -> dict[str, Any]:
     with session_scope() as s:
         get_run(s, org, run_id)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from api_adapter.deps import check_limit, documented_body, json_body, organization_id, parse
 from api_adapter.pagination import paginate
+from api_adapter.responses import Page, TestOut, documented
 from api_adapter.routes.lookups import get_block, get_workflow
 from models import ids
 from models.conditions import validate_assertion
@@ -68,7 +69,7 @@ def latest_summaries(s: Session, test_ids: list[str]) -> dict[str, dict[str, Res
     return out
 
 
-@router.post("", openapi_extra=documented_body(TestCreate))
+@router.post("", openapi_extra=documented_body(TestCreate), **documented(TestOut))
 def create_test(workflow_id: str, org: str = Depends(organization_id), body: Any = Depends(json_body)) -> dict[str, Any]:
     req = parse(TestCreate, body)
     assertion = checked_assertion(body.get("assertion"))
@@ -89,7 +90,7 @@ def create_test(workflow_id: str, org: str = Depends(organization_id), body: Any
         return test_to_wire(rev)
 
 
-@router.get("")
+@router.get("", **documented(Page[TestOut]))
 def list_tests(workflow_id: str, org: str = Depends(organization_id), limit: int = Query(50),
                target_block_id: str | None = None, before: str | None = None, after: str | None = None,
                order: str = "asc") -> dict[str, Any]:
@@ -105,7 +106,7 @@ def list_tests(workflow_id: str, org: str = Depends(organization_id), limit: int
         return list_envelope([test_to_wire(r, latest[r.id]) for r in page.rows], page.before, page.after)
 
 
-@router.get("/{test_id}")
+@router.get("/{test_id}", **documented(TestOut))
 def get_test(workflow_id: str, test_id: str, org: str = Depends(organization_id)) -> dict[str, Any]:
     with session_scope() as s:
         get_workflow(s, org, workflow_id)
@@ -113,7 +114,7 @@ def get_test(workflow_id: str, test_id: str, org: str = Depends(organization_id)
         return test_to_wire(rev, latest_summaries(s, [test_id])[test_id])
 
 
-@router.patch("/{test_id}", openapi_extra=documented_body(TestUpdate))
+@router.patch("/{test_id}", openapi_extra=documented_body(TestUpdate), **documented(TestOut))
 def update_test(workflow_id: str, test_id: str, org: str = Depends(organization_id),
                 body: Any = Depends(json_body)) -> dict[str, Any]:
     if not isinstance(body, dict):

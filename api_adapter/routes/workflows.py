@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from api_adapter.deps import check_limit, documented_body, json_body, organization_id, parse
 from api_adapter.pagination import paginate
+from api_adapter.responses import Page, WorkflowOut, documented
 from api_adapter.routes.lookups import get_workflow
 from models import ids
 from models.db import session_scope
@@ -22,7 +23,7 @@ router = APIRouter(prefix="/v1/workflows", tags=["workflows"])
 SORTABLE = {"created_at": Workflow.created_at, "updated_at": Workflow.updated_at}
 
 
-@router.post("", openapi_extra=documented_body(WorkflowCreate))
+@router.post("", openapi_extra=documented_body(WorkflowCreate), **documented(WorkflowOut))
 def create_workflow(org: str = Depends(organization_id), body: Any = Depends(json_body)) -> dict[str, Any]:
     req = parse(WorkflowCreate, body)
     with session_scope() as s:
@@ -33,7 +34,7 @@ def create_workflow(org: str = Depends(organization_id), body: Any = Depends(jso
     return workflow_to_wire(wf)
 
 
-@router.get("")
+@router.get("", **documented(Page[WorkflowOut]))
 def list_workflows(org: str = Depends(organization_id), limit: int = Query(10), order: str = "desc",
                    sort_by: str = "updated_at", before: str | None = None, after: str | None = None,
                    fields: str | None = None) -> dict[str, Any]:
@@ -47,13 +48,13 @@ def list_workflows(org: str = Depends(organization_id), limit: int = Query(10), 
         return list_envelope([workflow_to_wire(w) for w in page.rows], page.before, page.after)
 
 
-@router.get("/{workflow_id}")
+@router.get("/{workflow_id}", **documented(WorkflowOut))
 def get_workflow_route(workflow_id: str, org: str = Depends(organization_id)) -> dict[str, Any]:
     with session_scope() as s:
         return workflow_to_wire(get_workflow(s, org, workflow_id))
 
 
-@router.patch("/{workflow_id}", openapi_extra=documented_body(WorkflowUpdate))
+@router.patch("/{workflow_id}", openapi_extra=documented_body(WorkflowUpdate), **documented(WorkflowOut))
 def update_workflow(workflow_id: str, org: str = Depends(organization_id), body: Any = Depends(json_body)) -> dict[str, Any]:
     req = parse(WorkflowUpdate, body)
     with session_scope() as s:
