@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -49,6 +50,10 @@ def _worker(args: argparse.Namespace) -> int:
 
     argv = worker_argv(pool_preset=args.pool, queues=args.queues, concurrency=args.concurrency,
                        loglevel=args.loglevel, hostname=args.hostname, extra=args.extra)
+    if os.environ.get("WFT_METRICS_PORT") and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Prefork children count in their own processes: multiprocess mode sums them for the
+        # scraper. A fresh directory per worker start, so no stale samples from an earlier one.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="wft-metrics-")
     os.execvp(argv[0], argv)
     return 0  # pragma: no cover
 

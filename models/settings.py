@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     wft_unacked_restore_interval_s: float = 10.0
     wft_unacked_restore_throttle: int = 10
     wft_rate_limit_rps: float = 0.0  # global provider requests/s across all workers; 0 = unlimited
+    wft_metrics_port: int | None = None  # a worker serves its Prometheus metrics here (None: not served)
 
     # Function blocks
     wft_function_timeout_s: float = 10.0

@@ -9,8 +9,10 @@ not redeliver live work; result_expires well above the longest run so chord keys
 
 from __future__ import annotations
 
+import os
+
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init, worker_process_shutdown
 from kombu import Exchange, Queue
 
 from models.settings import get_settings
@@ -78,3 +80,20 @@ def _fresh_connections_after_fork(**_: object) -> None:
     from models.db import dispose_engine
 
     dispose_engine()
+
+
+@worker_init.connect
+def _serve_metrics(**_: object) -> None:
+    # In the worker's main process only: one endpoint per worker, whatever its pool.
+    port = get_settings().wft_metrics_port
+    if port:
+        from workers.observability import serve_metrics
+
+        serve_metrics(port)
+
+
+@worker_process_shutdown.connect
+def _forget_metrics_of_exited_child(pid: int | None = None, **_: object) -> None:
+    from workers.observability import forget_process
+
+    forget_process(pid or os.getpid())

@@ -17,11 +17,12 @@ def start_worker(env: dict[str, str], logs: Path, *, queues: str, pool: str = "p
     return _until_ready(Proc(args, {**env, **(extra_env or {})}, logs / f"worker-{name}.log", name), name)
 
 
-def start_preset_worker(env: dict[str, str], logs: Path, preset: str) -> Proc:
+def start_preset_worker(env: dict[str, str], logs: Path, preset: str,
+                        extra_env: dict[str, str] | None = None) -> Proc:
     """``wft worker --pool PRESET``: the command the README and the compose file use."""
     name = f"{preset}-{secrets.token_hex(3)}"
     args = [str(VENV_BIN / "wft"), "worker", "--pool", preset, "--hostname", f"{name}@%h"]
-    return _until_ready(Proc(args, env, logs / f"worker-{name}.log", name), name)
+    return _until_ready(Proc(args, {**env, **(extra_env or {})}, logs / f"worker-{name}.log", name), name)
 
 
 def _until_ready(proc: Proc, name: str) -> Proc:
