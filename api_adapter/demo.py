@@ -150,11 +150,11 @@ def run_demo(keep: bool = False, n_consensus: int = 3) -> int:
             _say(f"  workflow {workflow_id}")
             _say(f"  try: WFT_API_URL={stack.api_url} WFT_API_KEY={key} wft run {workflow_id} --wait")
             stop = threading.Event()
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
-            try:
-                stop.wait()
-            except KeyboardInterrupt:
-                pass
+            # Both explicitly: a shell that starts us in the background leaves SIGINT ignored,
+            # and then Python raises no KeyboardInterrupt.
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda *_: stop.set())
+            stop.wait()
         ok = run["lifecycle"]["status"] == "completed"
         _say(f"demo finished in {time.monotonic() - started:.1f} s" + ("" if ok else " (the run did not complete)"))
         return 0 if ok else 1

@@ -56,7 +56,11 @@ def fault_stack(pg, tmp_path):
         yield stack
     finally:
         stack.stop()
-        redis_server.stop()
+        # stack.redis, not redis_server: R2 replaces the server mid-test and the replacement
+        # must be stopped too (it used to outlive the suite).
+        stack.redis.stop()
+        if stack.redis is not redis_server:
+            redis_server.stop()
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
