@@ -480,3 +480,21 @@ def test_verdict_summary(status: str, passed: int, failed: int, blocked: int, id
 def test_verdict_summary_from_real_results() -> None:
     assert verdict_summary(evaluate({"kind": "exists"}, 1))["result"] is True
     assert verdict_summary(evaluate(GT0, "x"))["blocked_assertions"] == 1
+
+
+def test_a_catastrophically_backtracking_regex_is_blocked_at_its_deadline(monkeypatch) -> None:
+    """re would spin for hours on this near-miss (and cannot be interrupted); the deadline blocks it."""
+    from workers.assertions import checks
+
+    monkeypatch.setattr(checks, "REGEX_TIMEOUT_S", 0.2)
+    result = evaluate({"kind": "matches_regex", "pattern": r"^(a|aa)+$"}, "a" * 40 + "!")
+    assert result["status"] == "blocked" and result["failure"]["code"] == "invalid_regex"
+    assert "catastrophic backtracking" in result["failure"]["message"]
+    assert result["failure"]["details"] == {"timeout_s": 0.2}
+    # The same pattern on a value it matches quickly still passes.
+    assert evaluate({"kind": "matches_regex", "pattern": r"^(a|aa)+$"}, "aaaa")["status"] == "passed"
+
+
+def test_inline_flags_keep_their_meaning_under_the_deadline() -> None:
+    assert evaluate({"kind": "matches_regex", "pattern": r"(?i)^inv-\d+$"}, "INV-001")["status"] == "passed"
+    assert evaluate({"kind": "matches_regex", "pattern": r"(?m)^b$"}, "a\nb")["status"] == "passed"

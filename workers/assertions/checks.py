@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping
 
 import jsonschema
 import referencing.exceptions
+import regex
 from jsonschema_specifications import REGISTRY as METASCHEMAS
 
 from models.conditions import is_number
@@ -31,6 +32,7 @@ _COMPARE: Mapping[str, Callable[[Any, Any], bool]] = MappingProxyType({
 })
 _OP_SYMBOL: Mapping[str, str] = MappingProxyType({
     "gt": ">", "gte": "≥", "lt": "<", "lte": "≤", "eq": "=", "neq": "≠"})
+REGEX_TIMEOUT_S = 2.0  # a matches_regex evaluation that takes longer is blocked, not waited for
 _SCORE_DIGITS = 6  # scores are reported rounded; the pass/fail decision uses the same rounded number
 _MAX_REPORTED_ERRORS = 10
 
@@ -140,14 +142,32 @@ def _ends_with(cond: dict[str, Any], value: Any, judge: Judge | None) -> Verdict
 def _matches_regex(cond: dict[str, Any], value: Any, judge: Judge | None) -> Verdict:
     pattern = cond["pattern"]
     try:
-        # Compiled before the type check: a broken pattern is the test's fault whatever the value.
+        # Python's re decides what a valid pattern is (SPEC §5 says re.search). Compiled before the
+        # type check: a broken pattern is the test's fault whatever the value.
         compiled = re.compile(pattern)
     except re.error as exc:
         return blocked("invalid_regex", f"invalid regex {show(pattern)}: {exc}")
     if not isinstance(value, str):
         return _type_error("matches_regex", value, "a string")
-    return _outcome(compiled.search(value) is not None, "no_match",
-                    f"{show(value)} does not match the pattern {show(pattern)}")
+    try:
+        matched = _search_within_deadline(compiled, value)
+    except TimeoutError:
+        return blocked("invalid_regex", f"the pattern {show(pattern)} did not finish within {REGEX_TIMEOUT_S:g} s on "
+                       "this value (catastrophic backtracking): simplify it", details={"timeout_s": REGEX_TIMEOUT_S})
+    return _outcome(matched, "no_match", f"{show(value)} does not match the pattern {show(pattern)}")
+
+
+def _search_within_deadline(compiled: re.Pattern[str], value: str) -> bool:
+    """``re.search`` semantics with a deadline. A pattern like ``^(a|aa)+$`` on a long near-miss
+    backtracks for hours, and re cannot be interrupted (the task's soft time limit is a signal that
+    is never handled while the C matcher runs), so it would hold a pool process until the hard limit
+    kills it, on every redelivery. The ``regex`` module, in its re-compatible mode, takes a timeout."""
+    try:
+        # Conditions carry no flags parameter: any flags are inline in the pattern, read by both.
+        guarded = regex.compile(compiled.pattern, flags=regex.VERSION0)
+    except regex.error:
+        return compiled.search(value) is not None  # a pattern only re accepts: no deadline
+    return guarded.search(value, timeout=REGEX_TIMEOUT_S) is not None
 
 
 def _subset_mismatches(expected: Any, actual: Any, at: str = "") -> list[str]:
