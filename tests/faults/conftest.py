@@ -22,10 +22,26 @@ class FaultStack:
     logs: object
     procs: list[Proc] = field(default_factory=list)
 
+    restarts: list[str] = field(default_factory=list)
+    _specs: dict[int, tuple[str, str, int]] = field(default_factory=dict)
+
     def worker(self, queues: str, pool: str = "prefork", concurrency: int = 2) -> Proc:
         proc = start_worker(self.env, self.logs, queues=queues, pool=pool, concurrency=concurrency)
         self.procs.append(proc)
+        self._specs[id(proc)] = (queues, pool, concurrency)
         return proc
+
+    def restart_exited_workers(self) -> None:
+        """What a process supervisor does (compose's ``restart: unless-stopped``): start a worker
+        again when it exited on its own. Restarts are recorded so a test can report them. A test
+        that kills a worker on purpose removes it from ``procs`` first."""
+        for proc in [p for p in self.procs if id(p) in self._specs and not p.alive()]:
+            queues, pool, concurrency = self._specs.pop(id(proc))
+            self.procs.remove(proc)
+            last_error = next((line for line in reversed(proc.log_text().splitlines())
+                               if "Unrecoverable error" in line or "Error" in line), "exited")
+            self.restarts.append(f"{proc.name}: {last_error.strip()[:300]}")
+            self.worker(queues, pool, concurrency)
 
     def beat(self) -> Proc:
         proc = Proc([str(VENV_BIN / "celery"), "-A", "workers.app", "beat", "--loglevel", "INFO", "--schedule",

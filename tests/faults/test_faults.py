@@ -45,8 +45,10 @@ def run_row(run_id: str) -> Run:
         return s.get(Run, run_id)
 
 
-def wait_terminal(run_id: str, timeout: float) -> Run:
+def wait_terminal(run_id: str, timeout: float, on_poll=None) -> Run:
     def done():
+        if on_poll is not None:
+            on_poll()
         r = run_row(run_id)
         assert sum(r.counts().values()) == r.total_tests
         return r if r.status in ("completed", "error", "cancelled") else None
@@ -95,9 +97,13 @@ def test_r2_redis_restarted_empty_mid_run(fault_stack):
 
     fault_stack.redis = RedisServer.start_own(port=port, appendonly=False)
     started = time.monotonic()
-    run = wait_terminal(run_id, timeout=180)
+    # Workers run supervised, as in docker-compose.yml: celery 5.7.0 sometimes exits with
+    # "Unrecoverable error: AttributeError(... 'hostname')" while closing the lost connection
+    # (kombu restores unacked messages through an already released client). See RELIABILITY.md.
+    run = wait_terminal(run_id, timeout=180, on_poll=fault_stack.restart_exited_workers)
     assert_exact(run, 200)
-    print(f"R2: terminal {time.monotonic() - started:.1f} s after the empty Redis came back")
+    print(f"R2: terminal {time.monotonic() - started:.1f} s after the empty Redis came back; "
+          f"supervisor restarts: {fault_stack.restarts or 'none'}")
 
 
 def test_r3_postgres_connections_killed_mid_run(fault_stack):
@@ -130,7 +136,9 @@ def test_broker_outage_of_ten_seconds(fault_stack):
     os.kill(proc.pid, signal.SIGSTOP)  # the broker stops answering (a network partition, not a restart)
     time.sleep(10)  # the fault itself lasts 10 s; nothing is being synchronised on here
     os.kill(proc.pid, signal.SIGCONT)
-    assert_exact(wait_terminal(run_id, timeout=240), 200)
+    # Supervised, as in R2: the same celery 5.7.0 connection-close crash can follow an outage.
+    assert_exact(wait_terminal(run_id, timeout=240, on_poll=fault_stack.restart_exited_workers), 200)
+    print(f"outage: supervisor restarts: {fault_stack.restarts or 'none'}")
 
 
 def test_every_message_delivered_twice(fault_stack):
@@ -150,3 +158,16 @@ def test_every_message_delivered_twice(fault_stack):
     with session_scope() as s:
         assert s.scalar(select(func.max(Result.attempts)).where(Result.run_id == run_id)) == 1
     assert control.alive()
+
+
+def test_the_suite_supervisor_restarts_a_worker_that_exited(fault_stack):
+    """The harness R2 and the outage rely on: a worker that exits on its own is started again, and a
+    run in flight still completes exactly."""
+    org, wf = make_workflow(100, latency_ms=10)
+    tests = standard_workers(fault_stack)
+    run_id = start_run(org, wf)
+    wait_for(lambda: progress(run_id) >= 10, 60, interval=0.05, what="some progress")
+    tests.kill9()  # stands in for celery's "Unrecoverable error" exit: the process is simply gone
+    run = wait_terminal(run_id, timeout=180, on_poll=fault_stack.restart_exited_workers)
+    assert_exact(run, 100)
+    assert len(fault_stack.restarts) == 1 and fault_stack.restarts[0].startswith(tests.name)
