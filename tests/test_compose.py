@@ -52,6 +52,11 @@ def test_worker_services_use_the_pool_presets(name, preset):
     p = presets()[preset]
     assert argv[argv.index("--queues") + 1] == ",".join(p.queues)
     assert argv[argv.index("--pool") + 1] == p.pool
+    # The healthcheck pings exactly the node this command names (%h = the container's hostname).
+    node = argv[argv.index("--hostname") + 1]
+    assert node == f"{preset}@%h"
+    healthcheck = " ".join(COMPOSE["services"][name]["healthcheck"]["test"])
+    assert f'inspect ping -d "{node.replace("%h", "$$(hostname)")}"' in healthcheck
 
 
 def test_flower_runs_the_celery_app_with_basic_auth():
