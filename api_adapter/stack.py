@@ -28,11 +28,17 @@ class EmbeddedPostgres:
 
     @classmethod
     def start(cls, data_dir: Path) -> "EmbeddedPostgres":
-        import pgserver
+        import warnings
 
-        server = pgserver.get_server(data_dir, cleanup_mode="stop")
-        server.psql("CREATE DATABASE wft;")
-        uri = server.get_uri()  # postgresql://postgres:@/postgres?host=<socket dir>
+        with warnings.catch_warnings():
+            # pgserver asks platformdirs for a runtime dir; without XDG_RUNTIME_DIR (any container,
+            # CI, ssh without a login session) it warns and falls back to /tmp, which is fine.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+            import pgserver
+
+            server = pgserver.get_server(data_dir, cleanup_mode="stop")
+            server.psql("CREATE DATABASE wft;")
+            uri = server.get_uri()  # postgresql://postgres:@/postgres?host=<socket dir>
         return cls(url=uri.replace("postgresql://", "postgresql+psycopg://").replace("/postgres?", "/wft?"), _server=server)
 
     def stop(self) -> None:
