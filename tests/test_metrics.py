@@ -43,6 +43,10 @@ def test_workers_serve_their_metrics_prefork_children_included(producer, org, se
                   {"target": {"output_handle_id": "output-json-0", "path": "vendor"},
                    "condition": {"kind": "equals", "expected": "Acme Inc"}})
 
+    # The session's Redis still holds messages other modules left for workers they never started
+    # (API tests create runs without workers). They would run here and count in these workers'
+    # metrics, so the queues start empty; nothing else runs while this test does.
+    producer.control.purge()
     tests_port, calls_port = free_port(), free_port()
     workers = [start_worker(service_env, logs_dir, queues="wft.control", concurrency=1)]
     try:
