@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import os
 import signal
 import subprocess
 import sys
@@ -28,6 +29,12 @@ DATA = Path(__file__).parent / "demo_data"
 
 def _say(message: str) -> None:
     print(message, flush=True)
+
+
+def _silence_stdout() -> None:
+    """The reader of our output went away (``wft demo | head``): send the rest to /dev/null so
+    shutting down, and the interpreter's final flush, cannot fail on the closed pipe."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def upload(client: httpx.Client, path: Path) -> str:
@@ -158,12 +165,18 @@ def run_demo(keep: bool = False, n_consensus: int = 3) -> int:
         ok = run["lifecycle"]["status"] == "completed"
         _say(f"demo finished in {time.monotonic() - started:.1f} s" + ("" if ok else " (the run did not complete)"))
         return 0 if ok else 1
+    except BrokenPipeError:
+        _silence_stdout()
+        return 1
     except (RequestFailed, httpx.HTTPError, RuntimeError, TimeoutError) as exc:
         print(f"wft demo failed: {exc}", file=sys.stderr)
         return 1
     finally:
-        _say("shutting the stack down …")
-        stack.stop()
+        try:
+            _say("shutting the stack down …")
+        except BrokenPipeError:
+            _silence_stdout()
+        stack.stop()  # whatever happened above: the demo never leaves processes behind
         if ok:
             stack.remove()
         else:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -43,3 +45,28 @@ def test_demo_end_to_end():
     assert "blocked (type_error)" in out
     assert processes_mentioning(root) == []
     assert not Path(root).exists()
+
+
+def test_demo_whose_reader_goes_away_leaves_nothing_running():
+    """`wft demo | head -2`: the closed pipe ends the demo, and it still stops its whole stack."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    demo = subprocess.Popen([str(VENV_BIN / "wft"), "demo"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    root = None
+    try:
+        demo.stdout.readline()
+        root = re.search(r"logs (/\S+)", demo.stdout.readline()).group(1)
+        demo.stdout.close()  # the reader goes away, as `head` does
+        assert demo.wait(timeout=120) != 0
+        assert processes_mentioning(root) == []
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.wait()
+        for pid in processes_mentioning(root) if root else []:  # only when the assertion failed
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if root:
+            shutil.rmtree(root, ignore_errors=True)  # the demo keeps its logs when it did not finish
