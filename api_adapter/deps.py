@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
@@ -39,16 +39,7 @@ async def json_body(request: Request) -> Any:
     """The request's JSON. An empty body means ``{}`` (the SDK sends none for a bare create-run,
     cancel or empty PATCH, still labelled application/json)."""
     content_type = request.headers.get("content-type", "")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_JSON_BYTES:
-        raise _body_too_large()
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_JSON_BYTES:
-            raise _body_too_large()
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+    raw = await read_body(request, MAX_JSON_BYTES, lambda _: _body_too_large())
     if not raw.strip():
         return {}
     if content_type.split(";")[0].strip().lower() not in ("application/json", ""):
@@ -62,6 +53,21 @@ async def json_body(request: Request) -> Any:
     if problem:
         raise ApiError(422, "validation_error", problem[1], {"field": problem[0]})
     return value
+
+
+async def read_body(request: Request, limit: int, too_large: Callable[[int], ApiError]) -> bytes:
+    """The request body, refused with ``too_large(size)`` as soon as it is known to exceed ``limit``
+    bytes: from Content-Length when declared, else while streaming (never buffered past the limit)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large(int(declared))
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(size)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _body_too_large() -> ApiError:

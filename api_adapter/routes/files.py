@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 
-from api_adapter.deps import check_limit, documented_body, json_body, organization_id, parse
+from api_adapter.deps import check_limit, documented_body, json_body, organization_id, parse, read_body
 from api_adapter.pagination import paginate
 from api_adapter.responses import FileOut, Page, UploadCompletedOut, UploadSessionOut, UploadedContentOut, documented
 from api_adapter.uploads import check_token, make_token
@@ -69,17 +69,7 @@ async def put_content(file_id: str, request: Request, token: str = Query(...)) -
     """The signed URL: no Api-Key, the token is the authority (bound to this file, short-lived)."""
     if not check_token(file_id, token):
         raise ApiError(401, "invalid_upload_token", "the upload URL is invalid or expired", {"file_id": file_id})
-    limit = get_settings().wft_max_file_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise _too_large(int(declared))
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(size)
-        chunks.append(chunk)
-    data = b"".join(chunks)
+    data = await read_body(request, get_settings().wft_max_file_bytes, _too_large)
     with session_scope() as s:
         f = s.get(File, file_id)
         if f is None:
