@@ -17,7 +17,7 @@ import referencing.exceptions
 import regex
 from jsonschema_specifications import REGISTRY as METASCHEMAS
 
-from models.conditions import is_number
+from models.conditions import is_integer, is_number
 from workers.assertions.judge import Judge
 from workers.assertions.metrics import as_text, cosine_similarity, levenshtein_similarity, split_iou
 from workers.assertions.values import is_subset, json_equal, show, type_name
@@ -348,7 +348,7 @@ def _any_item_matches(cond: dict[str, Any], value: Any, judge: Judge | None) -> 
 def _is_split_manifest(value: Any) -> bool:
     return isinstance(value, dict) and isinstance(value.get("splits"), list) and all(
         isinstance(s, dict) and isinstance(s.get("name"), str)
-        and isinstance(s.get("pages", []), list) and all(isinstance(p, int) and not isinstance(p, bool) for p in s.get("pages", []))
+        and isinstance(s.get("pages", []), list) and all(is_integer(p) for p in s.get("pages", []))
         for s in value["splits"])
 
 
